@@ -1,0 +1,78 @@
+"""``load_model``: a verified artifact plus its compiled predictor and decision policy."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from tierroute.classifier.artifacts import ModelCard, load_artifact, resolve_model_dir
+from tierroute.classifier.compiled import CompiledPredictor
+from tierroute.classifier.decision import Decision, DecisionPolicy
+from tierroute.config import get_settings
+
+
+class TierModel:
+    """A trained tier classifier ready to route queries."""
+
+    def __init__(self, estimator: Any, card: ModelCard, path: Path | None = None) -> None:
+        self.estimator = estimator
+        self.card = card
+        self.path = path
+        self.model_id = card.model_id
+        self.compiled = CompiledPredictor(estimator)
+        if list(self.compiled.classes) != card.tiers:
+            raise ValueError(f"artifact classes {self.compiled.classes} differ from card {card.tiers}")
+        self.tiers: tuple[str, ...] = self.compiled.classes
+        cost = tuple(tuple(row) for row in card.cost_matrix) if card.cost_matrix else None
+        self.policy = DecisionPolicy(self.tiers, card.threshold, card.default_tier, cost)
+
+    @property
+    def threshold(self) -> float:
+        """Confidence below which decisions fall back to the default tier."""
+        return self.policy.threshold
+
+    @property
+    def default_tier(self) -> str:
+        """Tier used when confidence is below the threshold."""
+        return self.policy.default_tier
+
+    def with_policy(
+        self, threshold: float | None = None, default_tier: str | None = None
+    ) -> TierModel:
+        """A copy sharing the fitted model, with another threshold and/or default tier."""
+        clone = object.__new__(TierModel)
+        clone.__dict__.update(self.__dict__)
+        clone.policy = replace(
+            self.policy,
+            threshold=self.policy.threshold if threshold is None else threshold,
+            default_tier=self.policy.default_tier if default_tier is None else default_tier,
+        )
+        return clone
+
+    def predict(self, text: str) -> Decision:
+        """Route one query (compiled path, tens of microseconds)."""
+        return self.policy.decide(self.compiled.predict_proba_one(text), self.model_id)
+
+    def predict_batch(self, texts: Sequence[str]) -> list[Decision]:
+        """Route many queries (vectorised scikit-learn path)."""
+        if not texts:
+            return []
+        proba = self.predict_proba(texts)
+        return [self.policy.decide(row.tolist(), self.model_id) for row in proba]
+
+    def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
+        """Calibrated probabilities, columns in ``tiers`` order."""
+        return np.asarray(self.estimator.predict_proba(list(texts)), dtype=np.float64)
+
+
+def load_model(path: str | Path | None = None) -> TierModel:
+    """Load a verified model: a model directory, a models root (its champion), or the default root."""
+    root = Path(path) if path is not None else get_settings().models_dir
+    model_dir = resolve_model_dir(root)
+    estimator, card = load_artifact(model_dir)
+    return TierModel(estimator, card, model_dir)

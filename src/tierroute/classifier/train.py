@@ -1,0 +1,254 @@
+"""Training: split, grid-search on the training split, out-of-fold calibration and threshold,
+final fit, evaluation of model and heuristic on the held-out split, artifact and card."""
+
+from __future__ import annotations
+
+import hashlib
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+from scipy.special import softmax
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
+
+import tierroute
+from tierroute.classifier.artifacts import (
+    EVAL_SET_NAME,
+    ModelCard,
+    library_versions,
+    save_artifact,
+    set_champion,
+)
+from tierroute.classifier.decision import DecisionPolicy
+from tierroute.classifier.evaluate import evaluate_router, headline
+from tierroute.classifier.heuristic import KeywordHeuristic
+from tierroute.classifier.pipeline import (
+    RANDOM_STATE,
+    TemperatureCalibrated,
+    build_pipeline,
+    fit_temperature,
+)
+from tierroute.data.io import write_jsonl
+from tierroute.data.schema import LabeledRow, normalize_text
+from tierroute.data.splits import exclude_texts, split_rows
+from tierroute.tiers import DEFAULT_FALLBACK_TIER, under_routing_cost_matrix
+
+StepCallback = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class TrainOptions:
+    """Everything that shapes a training run (recorded in the model card)."""
+
+    eval_fraction: float = 0.15
+    seed: int = RANDOM_STATE
+    cv_folds: int = 5
+    c_grid: tuple[float, ...] = (3.0, 10.0, 30.0)
+    target_accuracy: float = 0.95
+    default_tier: str = DEFAULT_FALLBACK_TIER
+    # Weight of under-routing relative to over-routing in the decision; 0 means plain argmax.
+    under_routing_weight: float = 0.0
+
+
+@dataclass
+class TrainResult:
+    """What a training run produced."""
+
+    model_dir: Path
+    card: ModelCard
+    model_metrics: dict[str, Any]
+    heuristic_metrics: dict[str, Any]
+    promoted: bool
+    train_rows: int = 0
+    eval_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+def data_fingerprint(rows: Sequence[LabeledRow]) -> str:
+    """sha256 over the sorted (normalized text, tier) pairs: the identity of a training set."""
+    digest = hashlib.sha256()
+    for key, tier in sorted((normalize_text(r.text), r.tier) for r in rows):
+        digest.update(f"{tier}\t{key}\n".encode())
+    return digest.hexdigest()
+
+
+def _counts(rows: Sequence[LabeledRow]) -> dict[str, dict[str, int]]:
+    return {
+        "tier": dict(sorted(Counter(r.tier for r in rows).items())),
+        "source": dict(sorted(Counter(r.source for r in rows).items())),
+        "lang": dict(sorted(Counter(r.lang for r in rows).items())),
+    }
+
+
+def choose_threshold(
+    proba: NDArray[np.float64], y: Sequence[str], policy: DecisionPolicy, target: float
+) -> tuple[float, dict[str, float]]:
+    """Lowest threshold whose accepted decisions reach ``target`` accuracy (max coverage)."""
+    tiers = policy.tiers
+    routed = np.array([tiers[policy.choose(row.tolist())[0]] for row in proba])
+    correct = routed == np.asarray(y)
+    confidence = proba.max(axis=1)
+    for threshold in np.round(np.arange(0.0, 1.0, 0.01), 2):
+        kept = confidence >= threshold
+        if kept.any() and correct[kept].mean() >= target:
+            return float(threshold), {
+                "coverage": float(kept.mean()),
+                "accepted_accuracy": float(correct[kept].mean()),
+                "met": 1.0,
+            }
+    # Unreachable target: keep the most accurate non-trivial threshold and say so in the card.
+    return 0.99, {"coverage": float((confidence >= 0.99).mean()), "accepted_accuracy": float("nan"), "met": 0.0}
+
+
+def fit_calibrated(
+    texts: Sequence[str],
+    labels: Sequence[str],
+    options: TrainOptions,
+    step: StepCallback,
+) -> tuple[TemperatureCalibrated, NDArray[np.float64], dict[str, Any]]:
+    """Grid-search C by cross-validation, fit the temperature out-of-fold, then fit on all.
+
+    Returns the calibrated model, its out-of-fold calibrated probabilities and the search log.
+    """
+    cv = StratifiedKFold(n_splits=options.cv_folds, shuffle=True, random_state=options.seed)
+    search = GridSearchCV(
+        build_pipeline(),
+        {"clf__C": list(options.c_grid)},
+        scoring="f1_macro",
+        cv=cv,
+        refit=False,
+        n_jobs=1,
+    )
+    step("grid search")
+    search.fit(list(texts), list(labels))
+    best = clone(build_pipeline()).set_params(**search.best_params_)
+    step("out-of-fold calibration")
+    logits = cross_val_predict(best, list(texts), list(labels), cv=cv, method="decision_function")
+    classes = np.array(sorted(set(labels)))
+    y_index = np.searchsorted(classes, np.asarray(labels))
+    beta = fit_temperature(np.asarray(logits, dtype=np.float64), y_index)
+    oof_proba = np.asarray(softmax(beta * np.asarray(logits), axis=1), dtype=np.float64)
+    step("final fit")
+    model = TemperatureCalibrated(best, beta=beta).fit(list(texts), list(labels))
+    log = {
+        "best_params": {k: float(v) for k, v in search.best_params_.items()},
+        "cv_macro_f1": {
+            str(params["clf__C"]): float(score)
+            for params, score in zip(
+                search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True
+            )
+        },
+        "temperature_beta": beta,
+    }
+    return model, oof_proba, log
+
+
+def train_model(
+    rows: Sequence[LabeledRow],
+    models_dir: Path,
+    options: TrainOptions = TrainOptions(),
+    *,
+    eval_rows: Sequence[LabeledRow] | None = None,
+    data_files: Sequence[str] = (),
+    promote: bool = True,
+    step: StepCallback = lambda _: None,
+    extra_card: dict[str, Any] | None = None,
+) -> TrainResult:
+    """Train, evaluate against the heuristic, save ``models_dir/<id>/`` and maybe promote it.
+
+    With ``eval_rows`` (a frozen evaluation set) those rows are held out as given; otherwise a
+    deterministic stratified split of ``rows`` is made.
+    """
+    if eval_rows is None:
+        train_rows, held_out = split_rows(rows, options.eval_fraction, options.seed)
+    else:
+        held_out = list(eval_rows)
+        train_rows = exclude_texts(rows, held_out)
+    tiers = sorted({r.tier for r in train_rows})
+    if len(tiers) < 2:
+        raise ValueError("training needs at least two tiers")
+    if options.default_tier not in tiers:
+        raise ValueError(f"default tier {options.default_tier!r} has no training rows")
+    texts = [r.text for r in train_rows]
+    labels = [r.tier for r in train_rows]
+    model, oof_proba, search_log = fit_calibrated(texts, labels, options, step)
+    cost_matrix = (
+        under_routing_cost_matrix(tiers, under_cost=options.under_routing_weight, over_cost=1.0)
+        if options.under_routing_weight > 0
+        else None
+    )
+    base_policy = DecisionPolicy(
+        tuple(tiers),
+        0.0,
+        options.default_tier,
+        tuple(tuple(r) for r in cost_matrix) if cost_matrix else None,
+    )
+    step("threshold")
+    threshold, threshold_info = choose_threshold(oof_proba, labels, base_policy, options.target_accuracy)
+    policy = DecisionPolicy(base_policy.tiers, threshold, base_policy.default_tier, base_policy.cost_matrix)
+
+    step("evaluate")
+    model_metrics = evaluate_router(held_out, model.predict_proba([r.text for r in held_out]), tiers, policy)
+    heuristic = KeywordHeuristic(tiers).fit(texts)
+    heuristic_metrics = evaluate_router(
+        held_out, heuristic.predict_proba([r.text for r in held_out]), list(heuristic.classes_)
+    )
+    created = datetime.now(UTC)
+    fingerprint = data_fingerprint(train_rows)
+    model_id = f"{created:%Y%m%d-%H%M%S}-{fingerprint[:8]}"
+    card = ModelCard(
+        model_id=model_id,
+        created=created.isoformat(),
+        tierroute_version=tierroute.__version__,
+        library_versions=library_versions(),
+        tiers=tiers,
+        threshold=threshold,
+        default_tier=options.default_tier,
+        cost_matrix=cost_matrix,
+        threshold_target={"accepted_accuracy": options.target_accuracy, **threshold_info},
+        hyperparameters={
+            **search_log,
+            "features": "word 1-2 grams + char_wb 3-4 grams of diacritic-folded text, tf-idf",
+            "classifier": "LogisticRegression(class_weight=balanced) + temperature scaling",
+            "cv_folds": options.cv_folds,
+            "seed": options.seed,
+            "under_routing_weight": options.under_routing_weight,
+        },
+        training_data={
+            "sha256": fingerprint,
+            "rows": len(train_rows),
+            "counts": _counts(train_rows),
+            "files": list(data_files),
+            "eval_rows": len(held_out),
+            "eval_counts": _counts(held_out),
+            "eval_sha256": data_fingerprint(held_out),
+        },
+        metrics={
+            "eval_set": "held-out split" if eval_rows is None else "frozen evaluation set",
+            "model": headline(model_metrics),
+            "heuristic": headline(heuristic_metrics),
+            "model_by_lang": {k: v["macro_f1"] for k, v in model_metrics["by_lang"].items()},
+            "model_by_source": {k: v["macro_f1"] for k, v in model_metrics["by_source"].items()},
+        },
+        **(extra_card or {}),
+    )
+    step("save")
+    model_dir = save_artifact(model, card, models_dir)
+    write_jsonl((r.to_json() for r in held_out), model_dir / EVAL_SET_NAME)
+    if promote:
+        set_champion(models_dir, model_id)
+    return TrainResult(
+        model_dir=model_dir,
+        card=card,
+        model_metrics=model_metrics,
+        heuristic_metrics=heuristic_metrics,
+        promoted=promote,
+        train_rows=len(train_rows),
+        eval_rows=len(held_out),
+    )

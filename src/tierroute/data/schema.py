@@ -1,0 +1,75 @@
+"""The labeled-row schema and its validation rules (pure: no file access here)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Mapping
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tierroute.classifier.features import fold
+
+_VI_LETTERS = re.compile(
+    r"[ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ]", re.IGNORECASE
+)
+# Frequent Vietnamese words that survive the loss of diacritics and are rare in English.
+_VI_WORDS = frozenset(
+    "khong ko k dc duoc cua toi minh ban la gi nao nhu the nay cho voi va cac nhung mot hay "
+    "bao nhieu sao lam giup em anh chi oi a shop ad don hang giao tien roi chua thi ma vay "
+    "viet ham trong lay tinh neu".split()
+)
+
+
+@dataclass(frozen=True, slots=True)
+class LabeledRow:
+    """One labeled query and where it came from."""
+
+    text: str
+    tier: str
+    source: str
+    lang: str
+    file: str = ""
+    line: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        """The row as written to JSONL (without its file position)."""
+        data = asdict(self)
+        data.pop("file")
+        data.pop("line")
+        return data
+
+
+def normalize_text(text: str) -> str:
+    """The key two texts are compared by for duplicates and train/eval leakage."""
+    return fold(text)
+
+
+def guess_lang(text: str) -> str:
+    """``vi`` for Vietnamese (with or without diacritics), else ``en``."""
+    if _VI_LETTERS.search(text):
+        return "vi"
+    words = fold(text).split()
+    if not words:
+        return "en"
+    hits = sum(word in _VI_WORDS for word in words)
+    return "vi" if hits >= 2 and hits / len(words) >= 0.2 else "en"
+
+
+def check_fields(record: Mapping[str, Any], allowed_tiers: Collection[str]) -> list[tuple[str, str]]:
+    """Problems with one decoded record as (field, message) pairs; empty when valid."""
+    problems: list[tuple[str, str]] = []
+    text = record.get("text")
+    if not isinstance(text, str):
+        problems.append(("text", "missing or not a string"))
+    elif not text.strip():
+        problems.append(("text", "empty"))
+    tier = record.get("tier")
+    if not isinstance(tier, str) or not tier:
+        problems.append(("tier", "missing or not a string"))
+    elif tier not in allowed_tiers:
+        problems.append(("tier", f"unknown tier {tier!r} (expected one of {sorted(allowed_tiers)})"))
+    for optional in ("source", "lang"):
+        value = record.get(optional)
+        if value is not None and not isinstance(value, str):
+            problems.append((optional, "not a string"))
+    return problems
