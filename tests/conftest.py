@@ -1,0 +1,37 @@
+"""Shared fixtures: a small trained model (session-scoped) and the repo's paths."""
+
+from __future__ import annotations
+
+import random
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from tierroute.classifier.train import TrainOptions, train_model
+from tierroute.data.io import read_labeled
+from tierroute.data.schema import LabeledRow
+
+REPO = Path(__file__).resolve().parents[1]
+RAW_DATA = REPO / "data" / "raw"
+
+
+def sample_rows(per_tier: int, seed: int = 0) -> list[LabeledRow]:
+    """A deterministic sample of ``data/raw`` with ``per_tier`` rows of each tier."""
+    rows = read_labeled([RAW_DATA]).rows
+    by_tier: dict[str, list[LabeledRow]] = defaultdict(list)
+    for row in rows:
+        by_tier[row.tier].append(row)
+    rng = random.Random(seed)
+    picked: list[LabeledRow] = []
+    for tier in sorted(by_tier):
+        picked.extend(rng.sample(by_tier[tier], min(per_tier, len(by_tier[tier]))))
+    return picked
+
+
+@pytest.fixture(scope="session")
+def small_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A models root whose champion was trained on 80 rows per tier (a few seconds)."""
+    root = tmp_path_factory.mktemp("models")
+    train_model(sample_rows(80), root, TrainOptions(cv_folds=3, c_grid=(10.0,)))
+    return root
