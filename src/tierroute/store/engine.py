@@ -1,0 +1,55 @@
+"""Open the request-log database: SQLite file by default, PostgreSQL (psycopg 3) by URL."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
+
+from tierroute.exceptions import ConfigError
+from tierroute.store.schema import metadata
+
+
+def normalize_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean psycopg 3 (the driver we ship), not psycopg2."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    # WAL lets the stats queries read while the writer thread writes.
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+def open_engine(url: str, *, create: bool = True) -> Engine:
+    """An engine for the log at ``url`` with its tables created (``log.url`` in the config)."""
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError as exc:
+        raise ConfigError(f"log.url: not a database URL: {url!r}") from exc
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_engine(parsed, pool_pre_ping=True)
+    if create:
+        try:
+            metadata.create_all(engine)
+        except SQLAlchemyError as exc:
+            engine.dispose()
+            raise ConfigError(
+                f"log.url: cannot open the request log at {parsed.render_as_string()}: {exc}"
+            ) from exc
+    return engine

@@ -1,0 +1,105 @@
+"""Read the request log: cost summary, look-ups by request id. Reads only; writes live in writer."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, case, func, select
+
+from tierroute.store.records import utcnow
+from tierroute.store.schema import feedback, requests
+
+
+def _group(rows: Any, key: str) -> list[dict[str, Any]]:
+    out = []
+    for row in rows:
+        count = int(row.requests)
+        cost = float(row.cost_usd or 0.0)
+        out.append(
+            {
+                key: getattr(row, key),
+                "requests": count,
+                "errors": int(row.errors or 0),
+                "prompt_tokens": int(row.prompt_tokens or 0),
+                "completion_tokens": int(row.completion_tokens or 0),
+                "total_tokens": int(row.prompt_tokens or 0) + int(row.completion_tokens or 0),
+                "cost_usd": round(cost, 8),
+                "avg_cost_per_request": round(cost / count, 10) if count else 0.0,
+            }
+        )
+    return out
+
+
+def cost_summary(engine: Engine, hours: float, now: datetime | None = None) -> dict[str, Any]:
+    """Chat requests, tokens and cost over the last ``hours``: totals, by model and by tier.
+
+    The write-up's ``get_cost_summary`` (total requests, tokens, cost, average cost per request,
+    per model), plus the split by tier and the error count.
+    """
+    end = now or utcnow()
+    since = end - timedelta(hours=hours)
+    columns = (
+        func.count().label("requests"),
+        func.sum(case((requests.c.status >= 400, 1), else_=0)).label("errors"),
+        func.sum(requests.c.prompt_tokens).label("prompt_tokens"),
+        func.sum(requests.c.completion_tokens).label("completion_tokens"),
+        func.sum(requests.c.cost_usd).label("cost_usd"),
+    )
+    where = (
+        requests.c.endpoint == "chat",
+        requests.c.created_at >= since,
+        requests.c.created_at <= end,
+    )
+    with engine.connect() as conn:
+        total = conn.execute(select(*columns).where(*where)).one()
+        by_model = conn.execute(
+            select(requests.c.model, *columns)
+            .where(*where)
+            .group_by(requests.c.model)
+            .order_by(func.sum(requests.c.cost_usd).desc(), requests.c.model)
+        ).all()
+        by_tier = conn.execute(
+            select(requests.c.tier, *columns)
+            .where(*where)
+            .group_by(requests.c.tier)
+            .order_by(func.sum(requests.c.cost_usd).desc(), requests.c.tier)
+        ).all()
+    totals = _group([total], "requests")[0]
+    totals.pop("requests")
+    return {
+        "hours": hours,
+        "since": since.isoformat() + "Z",
+        "until": end.isoformat() + "Z",
+        "total_requests": int(total.requests),
+        **totals,
+        "by_model": _group(by_model, "model"),
+        "by_tier": _group(by_tier, "tier"),
+    }
+
+
+def request_exists(engine: Engine, request_id: str) -> bool:
+    """Whether a request with this id was logged."""
+    with engine.connect() as conn:
+        found = conn.execute(
+            select(requests.c.id).where(requests.c.request_id == request_id).limit(1)
+        ).first()
+    return found is not None
+
+
+def get_requests(engine: Engine, request_id: str | None = None) -> list[dict[str, Any]]:
+    """Logged request rows (all, or those of one request id), oldest first."""
+    query = select(requests).order_by(requests.c.id)
+    if request_id is not None:
+        query = query.where(requests.c.request_id == request_id)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
+
+
+def get_feedback(engine: Engine, request_id: str | None = None) -> list[dict[str, Any]]:
+    """Stored feedback labels (all, or those of one request id), oldest first."""
+    query = select(feedback).order_by(feedback.c.id)
+    if request_id is not None:
+        query = query.where(feedback.c.request_id == request_id)
+    with engine.connect() as conn:
+        return [dict(row._mapping) for row in conn.execute(query)]
