@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
-from tierroute.cli_support import console, fail_on_errors
+from rich.table import Table
+
+from tierroute.classifier.model import load_model
+from tierroute.classifier.train import TrainOptions
+from tierroute.cli_support import console, err_console, fail_on_errors, progress_bar
 
 app = typer.Typer(
     help="Route each LLM query to the cheapest model tier that answers it well.",
@@ -28,6 +32,245 @@ def _root(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+
+
+DataOpt = Annotated[
+    list[Path],
+    typer.Option("--data", help="Labeled JSONL/CSV file or directory (repeatable)."),
+]
+SkipOpt = Annotated[
+    bool, typer.Option("--skip-invalid", help="Leave out bad rows (still reported) instead of failing.")
+]
+ModelOpt = Annotated[
+    Optional[Path], typer.Option("--model", help="Model directory or models root (default: champion).")
+]
+
+
+def _load_rows(paths: list[Path], skip_invalid: bool) -> Any:
+    from tierroute.data.io import read_labeled
+
+    result = read_labeled(paths, skip_invalid=skip_invalid)
+    for issue in result.issues:
+        err_console.print(f"[yellow]skipped[/] {issue}", highlight=False)
+    if result.duplicates:
+        console.print(f"merged {result.duplicates} duplicate row(s) (same text, same tier)")
+    return result
+
+
+def _metrics_table(title: str, routers: dict[str, Any]) -> Table:
+    table = Table(title=title)
+    for column in ("router", "accuracy", "macro-F1", "under-routing", "over-routing", "fallback", "ECE", "$/1k req"):
+        table.add_column(column, justify="right" if column != "router" else "left")
+    for name, m in routers.items():
+        table.add_row(
+            name,
+            f"{m['accuracy']:.3f}",
+            f"{m['macro_f1']:.3f}",
+            f"{100 * m['under_routing_rate']:.1f} %",
+            f"{100 * m['over_routing_rate']:.1f} %",
+            f"{100 * m.get('fallback_rate', 0):.1f} %",
+            f"{m['calibration']['ece']:.3f}" if "calibration" in m else "",
+            f"{m['cost']['per_1000_routed_usd']:.3f}" if "cost" in m else "",
+        )
+    return table
+
+
+@app.command()
+@fail_on_errors
+def train(
+    data: DataOpt = [Path("data/raw")],  # noqa: B006  (typer needs a literal default)
+    out: Annotated[Path, typer.Option(help="Models root to write models/<id>/ into.")] = Path("models"),
+    target_accuracy: Annotated[
+        float, typer.Option(help="Accuracy the accepted (non-fallback) decisions must reach.")
+    ] = 0.95,
+    default_tier: Annotated[str, typer.Option(help="Tier used when confidence is too low.")] = "moderate_conv",
+    under_weight: Annotated[
+        float, typer.Option(help="Cost of under-routing relative to over-routing (0: plain argmax).")
+    ] = TrainOptions.under_routing_weight,
+    eval_fraction: Annotated[float, typer.Option(help="Share of each tier/language held out.")] = 0.15,
+    skip_invalid: SkipOpt = False,
+    promote: Annotated[bool, typer.Option(help="Make the new model the champion.")] = True,
+) -> None:
+    """Train a model from labeled files; evaluate it against the keyword heuristic; save it."""
+    from tierroute.classifier.train import train_model
+
+    loaded = _load_rows(data, skip_invalid)
+    options = TrainOptions(
+        eval_fraction=eval_fraction,
+        target_accuracy=target_accuracy,
+        default_tier=default_tier,
+        under_routing_weight=under_weight,
+    )
+    steps = ["grid search", "out-of-fold calibration", "final fit", "threshold", "evaluate", "save"]
+    with progress_bar("training", len(steps)) as advance:
+        result = train_model(
+            loaded.rows,
+            out,
+            options,
+            data_files=[str(p) for p in loaded.files],
+            promote=promote,
+            step=lambda _: advance(1),
+        )
+    card = result.card
+    console.print(
+        f"trained [bold]{card.model_id}[/] on {result.train_rows} rows "
+        f"({', '.join(f'{k} {v}' for k, v in card.training_data['counts']['tier'].items())}); "
+        f"held out {result.eval_rows}"
+    )
+    console.print(
+        _metrics_table(
+            "held-out split", {"model": result.model_metrics, "heuristic": result.heuristic_metrics}
+        )
+    )
+    console.print(
+        f"threshold {card.threshold:.2f} (accepted decisions >= {target_accuracy:.0%} accurate "
+        f"out-of-fold), default tier {card.default_tier}; by language: "
+        + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in result.model_metrics["by_lang"].items())
+    )
+    console.print(f"saved {result.model_dir}" + (" (champion)" if result.promoted else ""))
+
+
+@app.command("eval")
+@fail_on_errors
+def eval_command(
+    data: DataOpt,
+    model: ModelOpt = None,
+    out: Annotated[Path, typer.Option(help="Directory for report.json, report.md and plots.")] = Path(
+        "reports/eval"
+    ),
+    by_source: Annotated[
+        bool,
+        typer.Option(
+            "--by-source",
+            help="Also train without each source of --data (+ --train-data) and score on it.",
+        ),
+    ] = False,
+    train_data: Annotated[
+        list[Path],
+        typer.Option(help="Extra labeled data pooled with --data for --by-source (repeatable)."),
+    ] = [],  # noqa: B006
+    skip_invalid: SkipOpt = False,
+) -> None:
+    """Score the model and the keyword heuristic side by side on labeled data."""
+    from tierroute.classifier.report import leave_one_source_out, write_report
+    from tierroute.data.schema import normalize_text
+
+    tier_model = load_model(model)
+    loaded = _load_rows(data, skip_invalid)
+    loso = None
+    if by_source:
+        pool = list(loaded.rows)
+        if train_data:
+            seen = {normalize_text(r.text) for r in pool}
+            pool += [r for r in _load_rows(train_data, skip_invalid).rows if normalize_text(r.text) not in seen]
+        sources = {r.source for r in pool}
+        with progress_bar("leave-one-source-out", len(sources)) as advance:
+            loso = leave_one_source_out(pool, TrainOptions(c_grid=(30.0,)), step=lambda _: advance(1))
+    with progress_bar("evaluating", None):
+        report = write_report(tier_model, loaded.rows, out, [str(p) for p in loaded.files], loso)
+    console.print(_metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"]))
+    if loso:
+        table = Table(title="leave one source out")
+        for column in ("source", "n", "model acc", "model macro-F1", "under-routing", "heuristic acc"):
+            table.add_column(column)
+        for source, r in loso.items():
+            table.add_row(
+                source,
+                str(r["n"]),
+                f"{r['model']['accuracy']:.3f}",
+                f"{r['model']['macro_f1']:.3f}",
+                f"{100 * r['model']['under_routing_rate']:.1f} %",
+                f"{r['heuristic']['accuracy']:.3f}",
+            )
+        console.print(table)
+    console.print(f"report: {out / 'report.md'}")
+
+
+@app.command()
+@fail_on_errors
+def classify(
+    text: Annotated[Optional[str], typer.Argument(help="One query to classify.")] = None,
+    input: Annotated[
+        Optional[Path], typer.Option("--input", help="JSONL (or CSV) rows with a `text` field.")
+    ] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", help="Where to write JSONL.")] = None,
+    baseline: Annotated[
+        Optional[str], typer.Option(help="Use a baseline instead of the model: `heuristic`.")
+    ] = None,
+    model: ModelOpt = None,
+) -> None:
+    """Route one query, or a file of queries, to a tier."""
+    import json
+
+    from tierroute.classifier.baseline import HeuristicRouter
+    from tierroute.data.io import read_texts, write_jsonl
+
+    if (text is None) == (input is None):
+        raise typer.BadParameter("give either a TEXT argument or --input FILE")
+    if baseline not in (None, "heuristic"):
+        raise typer.BadParameter(f"unknown baseline {baseline!r}; known: heuristic")
+    router = HeuristicRouter() if baseline == "heuristic" else load_model(model)
+    if text is not None:
+        console.print_json(json.dumps(router.predict(text).to_dict()))
+        return
+    assert input is not None
+    rows = read_texts(input)
+    decisions = []
+    with progress_bar("classifying", len(rows)) as advance:
+        for start in range(0, len(rows), 512):
+            chunk = rows[start : start + 512]
+            decisions.extend(router.predict_batch([r["text"] for r in chunk]))
+            advance(len(chunk))
+    enriched = ({**row, **decision.to_dict()} for row, decision in zip(rows, decisions, strict=True))
+    if output is None:
+        for row in enriched:
+            typer.echo(json.dumps(row, ensure_ascii=False))
+    else:
+        count = write_jsonl(enriched, output)
+        console.print(f"wrote {count} rows to {output}")
+
+
+@data_app.command("import")
+@fail_on_errors
+def data_import(
+    name: Annotated[str, typer.Argument(help="clinc150 | gsm8k | gpteacher | code_alpaca | dolly_open_qa")],
+    path: Annotated[Path, typer.Argument(help="The dataset's folder (e.g. ../shared/datasets/gsm8k).")],
+    out: Annotated[Path, typer.Option(help="JSONL file to write (appends are not done: one file per import).")],
+    limit: Annotated[
+        Optional[int], typer.Option(help="Keep at most N rows per tier (deterministic sample).")
+    ] = None,
+) -> None:
+    """Import a public labeled dataset, mapping its rows to tiers by the labeling policy."""
+    from collections import Counter
+
+    from tierroute.data.importers import import_dataset
+    from tierroute.data.io import write_jsonl
+
+    with progress_bar(f"importing {name}", None):
+        result = import_dataset(name, path, limit)
+    count = write_jsonl((r.to_json() for r in result.rows), out)
+    tiers = Counter(r.tier for r in result.rows)
+    console.print(f"wrote {count} rows to {out}: " + ", ".join(f"{k} {v}" for k, v in sorted(tiers.items())))
+    for reason, skipped in sorted(result.skipped.items()):
+        console.print(f"  left out {skipped}: {reason}")
+
+
+@data_app.command("validate")
+@fail_on_errors
+def data_validate(data: Annotated[list[Path], typer.Argument(help="Files or directories.")]) -> None:
+    """Check labeled files; print every bad row (file:line: field: problem)."""
+    from collections import Counter
+
+    loaded = _load_rows(data, skip_invalid=False)
+    counts = Counter((r.tier, r.lang) for r in loaded.rows)
+    table = Table(title=f"{len(loaded.rows)} valid rows in {len(loaded.files)} file(s)")
+    table.add_column("tier")
+    langs = sorted({lang for _, lang in counts})
+    for lang in langs:
+        table.add_column(lang, justify="right")
+    for tier in sorted({t for t, _ in counts}):
+        table.add_row(tier, *[str(counts[(tier, lang)]) for lang in langs])
+    console.print(table)
 
 
 @app.command()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Callable, Sequence
+from itertools import repeat
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,9 +24,12 @@ from tierroute.classifier.pipeline import TemperatureCalibrated
 class _Block:
     analyzer: Callable[[str], list[str]]
     vocabulary: dict[str, int]
-    idf: tuple[float, ...]
+    # One extra trailing entry (index = vocabulary size) for unknown grams: idf 0, weights 0,
+    # so lookups need no branch and everything after them is vectorised.
+    unknown: int
+    idf: NDArray[np.float64]
     sublinear: bool
-    # coef columns of this block, one row per feature: shape (n_features, n_classes)
+    # coef columns of this block, one row per feature: shape (n_features + 1, n_classes)
     weights: NDArray[np.float64]
 
 
@@ -37,53 +41,49 @@ class CompiledPredictor:
         union = pipeline.named_steps["features"]
         clf = pipeline.named_steps["clf"]
         coef = np.asarray(clf.coef_, dtype=np.float64)
-        if coef.shape[0] == 1:  # binary LR stores one row; expand to two-class logits
-            coef = np.vstack([-coef, coef]) / 2.0
-            intercept = np.array([-clf.intercept_[0], clf.intercept_[0]]) / 2.0
-        else:
-            intercept = np.asarray(clf.intercept_, dtype=np.float64)
+        if coef.shape[0] == 1:
+            raise ValueError("compiled predictor needs a multinomial model (3+ tiers)")
         blocks: list[_Block] = []
         offset = 0
         for _, vectorizer in union.transformer_list:
             if vectorizer.norm != "l2" or not vectorizer.use_idf:
                 raise ValueError("compiled predictor supports l2-normalised tf-idf only")
             size = len(vectorizer.vocabulary_)
+            weights = np.zeros((size + 1, coef.shape[0]))
+            weights[:size] = coef[:, offset : offset + size].T
             blocks.append(
                 _Block(
                     analyzer=vectorizer.analyzer,
                     vocabulary=dict(vectorizer.vocabulary_),
-                    idf=tuple(float(v) for v in vectorizer.idf_),
+                    unknown=size,
+                    idf=np.append(np.asarray(vectorizer.idf_, dtype=np.float64), 0.0),
                     sublinear=bool(vectorizer.sublinear_tf),
-                    weights=np.ascontiguousarray(coef[:, offset : offset + size].T),
+                    weights=weights,
                 )
             )
             offset += size
         self._blocks = tuple(blocks)
-        self._intercept = intercept
+        self._intercept = np.asarray(clf.intercept_, dtype=np.float64)
         self._beta = float(model.beta)
         self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes_)
 
     def logits(self, text: str) -> NDArray[np.float64]:
         """Uncalibrated logits for one text."""
         scores = self._intercept.copy()
-        log = math.log
         for block in self._blocks:
-            vocab_get = block.vocabulary.get
-            idf = block.idf
-            indices: list[int] = []
-            values: list[float] = []
-            for gram, count in Counter(block.analyzer(text)).items():
-                index = vocab_get(gram)
-                if index is None:
-                    continue
-                tf = 1.0 + log(count) if block.sublinear else float(count)
-                indices.append(index)
-                values.append(tf * idf[index])
-            if not indices:
+            counts = Counter(block.analyzer(text))
+            if not counts:
                 continue
-            vector = np.array(values)
-            norm = math.sqrt(float(vector @ vector))
-            scores += (vector / norm) @ block.weights[indices]
+            index = np.fromiter(
+                map(block.vocabulary.get, counts, repeat(block.unknown)), np.intp, len(counts)
+            )
+            tf = np.fromiter(counts.values(), np.float64, len(counts))
+            if block.sublinear:
+                tf = np.log(tf) + 1.0
+            values = tf * block.idf[index]
+            norm = math.sqrt(values @ values)
+            if norm:
+                scores += (values / norm) @ block.weights[index]
         return scores
 
     def predict_proba_one(self, text: str) -> list[float]:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import lru_cache
 
 # Text beyond this many characters adds little signal but costs time on every request.
 MAX_CHARS = 600
@@ -20,22 +19,38 @@ MAX_CHARS = 600
 MAX_CHAR_NGRAM_CHARS = 300
 
 _TOKEN = re.compile(r"[a-z0-9_]+|[^\sa-z0-9_]+")
-_SPACES = re.compile(r"\s+")
-_EXTRA_FOLD = str.maketrans({"đ": "d", "Đ": "d", "ø": "o", "ł": "l", "ß": "s"})
+_EXTRA_FOLD = {"đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "ß": "ss"}
 
 
-@lru_cache(maxsize=4096)
 def _fold_char(ch: str) -> str:
-    decomposed = unicodedata.normalize("NFD", ch.translate(_EXTRA_FOLD))
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
+    ch = _EXTRA_FOLD.get(ch, ch)
+    decomposed = unicodedata.normalize("NFD", ch)
+    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
+
+
+def _build_fold_table() -> dict[int, str | None]:
+    # Latin letters with diacritics (Latin-1 .. Latin Extended Additional, where Vietnamese
+    # lives) fold to ASCII; bare combining marks (text typed in decomposed form) disappear.
+    table: dict[int, str | None] = {}
+    for code in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
+        ch = chr(code)
+        folded = _fold_char(ch)
+        if folded != ch:
+            table[code] = folded
+    for code in range(0x0300, 0x0370):
+        table[code] = None
+    return table
+
+
+_FOLD_TABLE = _build_fold_table()
 
 
 def fold(text: str) -> str:
     """Lower-case, strip diacritics and collapse whitespace (the features' view of a text)."""
     text = text[:MAX_CHARS].lower()
     if not text.isascii():
-        text = "".join(_fold_char(ch) for ch in text)
-    return _SPACES.sub(" ", text).strip()
+        text = text.translate(_FOLD_TABLE)
+    return " ".join(text.split())
 
 
 def word_tokens(folded: str) -> list[str]:
@@ -45,10 +60,8 @@ def word_tokens(folded: str) -> list[str]:
 
 def word_ngrams(text: str) -> list[str]:
     """Unigrams and bigrams of the folded text; the analyzer of the word vectorizer."""
-    tokens = word_tokens(fold(text))
-    grams = list(tokens)
-    grams.extend([f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False)])
-    return grams
+    tokens = _TOKEN.findall(fold(text))
+    return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
 
 
 def char_ngrams(text: str) -> list[str]:

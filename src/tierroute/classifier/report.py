@@ -1,0 +1,176 @@
+"""``tierroute eval``: model and heuristic side by side, written as JSON, Markdown and PNG."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from tierroute.classifier.artifacts import write_json
+from tierroute.classifier.evaluate import evaluate_router, headline
+from tierroute.classifier.heuristic import KeywordHeuristic
+from tierroute.classifier.model import TierModel
+from tierroute.classifier.plots import plot_confusions, plot_costs, plot_coverage, plot_reliability
+from tierroute.classifier.train import TrainOptions, fit_calibrated
+from tierroute.data.schema import LabeledRow
+
+Step = Callable[[str], None]
+
+
+def compare_routers(model: TierModel, rows: Sequence[LabeledRow]) -> dict[str, Any]:
+    """Metrics of the model (with its decision policy) and of the heuristic on the same rows."""
+    texts = [row.text for row in rows]
+    heuristic = KeywordHeuristic(model.tiers).fit(texts)
+    return {
+        "model": evaluate_router(rows, model.predict_proba(texts), model.tiers, model.policy),
+        "heuristic": evaluate_router(rows, heuristic.predict_proba(texts), list(heuristic.classes_)),
+    }
+
+
+def leave_one_source_out(
+    rows: Sequence[LabeledRow],
+    options: TrainOptions,
+    step: Step = lambda _: None,
+    min_rows: int = 20,
+) -> dict[str, Any]:
+    """For each source: train without it, score on it (the estimate for unseen traffic).
+
+    Hyper-parameters stay fixed at the first value of ``options.c_grid`` to keep the run short;
+    the threshold policy is none (raw argmax), so the figures measure the classifier alone.
+    """
+    fixed = replace(options, c_grid=options.c_grid[:1], cv_folds=3)
+    sources = sorted({row.source for row in rows})
+    results: dict[str, Any] = {}
+    for source in sources:
+        held = [r for r in rows if r.source == source]
+        train = [r for r in rows if r.source != source]
+        if len(held) < min_rows or len({r.tier for r in train}) < 2:
+            continue
+        step(f"leave out {source}")
+        model, _, _ = fit_calibrated([r.text for r in train], [r.tier for r in train], fixed, lambda _: None)
+        proba = model.predict_proba([r.text for r in held])
+        texts = [r.text for r in held]
+        heuristic = KeywordHeuristic(list(model.classes_)).fit(texts)
+        results[source] = {
+            "n": len(held),
+            "tiers": sorted({r.tier for r in held}),
+            "model": _brief(evaluate_router(held, proba, list(model.classes_))),
+            "heuristic": _brief(
+                evaluate_router(held, heuristic.predict_proba(texts), list(heuristic.classes_))
+            ),
+        }
+    return results
+
+
+def _brief(metrics: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = headline(metrics)
+    out["by_lang"] = {k: v.get("macro_f1") for k, v in metrics["by_lang"].items()}
+    out["recall"] = {k: v["recall"] for k, v in metrics["per_tier"].items() if v["support"]}
+    return out
+
+
+def _row(name: str, m: Mapping[str, Any]) -> str:
+    return (
+        f"| {name} | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {100 * m['under_routing_rate']:.1f} % "
+        f"| {100 * m['over_routing_rate']:.1f} % | {100 * m['fallback_rate']:.1f} % "
+        f"| {m['calibration']['ece']:.3f} | ${m['cost']['per_1000_routed_usd']:.3f} |"
+    )
+
+
+def render_markdown(report: Mapping[str, Any]) -> str:
+    """The human-readable report."""
+    model, heuristic = report["routers"]["model"], report["routers"]["heuristic"]
+    lines = [
+        f"# Evaluation of model `{report['model_id']}`",
+        "",
+        f"Data: {report['n']} labeled rows from {', '.join(report['data_files'])}. "
+        f"Threshold {model['threshold']:.2f}, default tier `{report['default_tier']}`.",
+        "",
+        "| router | accuracy | macro-F1 | under-routing | over-routing | fallback | ECE | cost / 1k req |",
+        "|---|---|---|---|---|---|---|---|",
+        _row("model", model),
+        _row("keyword heuristic", heuristic),
+        f"| everything on `{model['cost']['top_tier']}` | | | 0.0 % | | | | "
+        f"${model['cost']['per_1000_top_tier_usd']:.3f} |",
+        "",
+        f"Model before fallback (argmax): accuracy {model['raw']['accuracy']:.3f}, "
+        f"macro-F1 {model['raw']['macro_f1']:.3f}, under-routing {100 * model['raw']['under_routing_rate']:.1f} %.",
+        "",
+        "## Per tier (model, routed)",
+        "",
+        "| tier | precision | recall | F1 | support |",
+        "|---|---|---|---|---|",
+    ]
+    for tier, m in model["per_tier"].items():
+        lines.append(f"| {tier} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+    for title, key in (("By language", "by_lang"), ("By source", "by_source")):
+        lines += ["", f"## {title}", "", "| group | n | model macro-F1 | model under-routing | heuristic macro-F1 |", "|---|---|---|---|---|"]
+        for group, m in model[key].items():
+            h = heuristic[key].get(group, {})
+            lines.append(
+                f"| {group} | {m['n']} | {m['macro_f1']:.3f} | {100 * m['under_routing_rate']:.1f} % "
+                f"| {h.get('macro_f1', float('nan')):.3f} |"
+            )
+    if report.get("leave_one_source_out"):
+        lines += [
+            "",
+            "## Leave one source out (trained without the source, scored on it)",
+            "",
+            "| source | n | tiers | model accuracy | model macro-F1 | model under-routing | heuristic accuracy |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for source, r in report["leave_one_source_out"].items():
+            lines.append(
+                f"| {source} | {r['n']} | {', '.join(r['tiers'])} | {r['model']['accuracy']:.3f} "
+                f"| {r['model']['macro_f1']:.3f} | {100 * r['model']['under_routing_rate']:.1f} % "
+                f"| {r['heuristic']['accuracy']:.3f} |"
+            )
+    lines += ["", "## Plots", ""]
+    lines += [f"![{name}]({name})" for name in report["plots"]]
+    misrouted = report.get("misrouted", [])
+    if misrouted:
+        lines += ["", "## Misrouted examples (model)", "", "| true | routed | confidence | text |", "|---|---|---|---|"]
+        for item in misrouted:
+            text = item["text"].replace("|", "\\|").replace("\n", " ")[:140]
+            lines.append(f"| {item['true']} | {item['routed']} | {item['confidence']:.2f} | {text} |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(
+    model: TierModel,
+    rows: Sequence[LabeledRow],
+    out_dir: Path,
+    data_files: Sequence[str],
+    loso: Mapping[str, Any] | None = None,
+    max_misrouted: int = 30,
+) -> dict[str, Any]:
+    """Evaluate, then write ``report.json``, ``report.md`` and PNG plots into ``out_dir``."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    routers = compare_routers(model, rows)
+    plots = [
+        plot_confusions(routers, out_dir / "confusion.png").name,
+        plot_reliability(routers["model"], out_dir / "reliability.png").name,
+        plot_coverage(routers["model"], out_dir / "coverage.png").name,
+        plot_costs(routers, out_dir / "cost.png").name,
+    ]
+    decisions = model.predict_batch([r.text for r in rows])
+    misrouted = [
+        {"text": r.text, "true": r.tier, "routed": d.tier, "confidence": d.confidence, "source": r.source}
+        for r, d in zip(rows, decisions, strict=True)
+        if d.tier != r.tier
+    ]
+    misrouted.sort(key=lambda m: -m["confidence"])
+    report: dict[str, Any] = {
+        "model_id": model.model_id,
+        "default_tier": model.default_tier,
+        "n": len(rows),
+        "data_files": list(data_files),
+        "routers": routers,
+        "leave_one_source_out": dict(loso or {}),
+        "plots": plots,
+        "misrouted": misrouted[:max_misrouted],
+    }
+    write_json(out_dir / "report.json", report)
+    (out_dir / "report.md").write_text(render_markdown(report), encoding="utf-8")
+    return report

@@ -1,0 +1,206 @@
+"""Importers for the public labeled sets, each mapping its rows to tiers by the labeling policy.
+
+The text is read from the path given at run time and never committed. Every row is either
+imported or counted under a named reason; nothing disappears silently.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tierroute.data.schema import LabeledRow, normalize_text
+from tierroute.exceptions import DataError
+from tierroute.tiers import CODE_GEN, COMPLEX_REASONING, MODERATE_CONV, SIMPLE_FAQ
+
+
+@dataclass
+class ImportResult:
+    """Imported rows and the count of rows left out, by reason."""
+
+    rows: list[LabeledRow]
+    skipped: Counter[str] = field(default_factory=Counter)
+
+
+def _load_json(path: Path) -> Any:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (is this the dataset's folder?)")
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}:{exc.lineno}: bad JSON: {exc.msg}") from exc
+
+
+def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
+    if not path.is_file():
+        raise DataError(f"{path}: no such file (is this the dataset's folder?)")
+    with path.open(encoding="utf-8") as handle:
+        for number, line in enumerate(handle, start=1):
+            if line.strip():
+                try:
+                    yield number, json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise DataError(f"{path}:{number}: bad JSON: {exc.msg}") from exc
+
+
+def _row(text: str, tier: str, source: str, file: Path, line: int) -> LabeledRow:
+    return LabeledRow(text=text.strip(), tier=tier, source=source, lang="en", file=str(file), line=line)
+
+
+def _instruction_text(record: dict[str, Any]) -> str:
+    instruction = str(record.get("instruction", "")).strip()
+    extra = str(record.get("input", "")).strip()
+    return f"{instruction}\n\n{extra}" if extra else instruction
+
+
+def import_clinc150(path: Path) -> ImportResult:
+    """CLINC150: every in-scope intent is a single-intent assistant/support request -> simple_faq.
+
+    ``oos`` rows are heterogeneous open questions and are left out (counted as skipped).
+    """
+    file = path / "data_full.json"
+    data = _load_json(file)
+    result = ImportResult(rows=[])
+    line = 0
+    for split in sorted(data):
+        for text, intent in data[split]:
+            line += 1
+            if intent == "oos" or split.startswith("oos"):
+                result.skipped["oos (out-of-scope, no tier)"] += 1
+                continue
+            result.rows.append(_row(text, SIMPLE_FAQ, "clinc150", file, line))
+    return result
+
+
+def import_gsm8k(path: Path) -> ImportResult:
+    """GSM8K: multi-step arithmetic word problems -> complex_reasoning (question only)."""
+    file = path / "train.jsonl"
+    return ImportResult(
+        rows=[_row(r["question"], COMPLEX_REASONING, "gsm8k", file, n) for n, r in _jsonl(file)]
+    )
+
+
+def import_gpteacher(path: Path) -> ImportResult:
+    """GPTeacher: Codegen -> code_gen, Roleplay -> moderate_conv (instruction + input)."""
+    parts = (
+        ("Codegen/codegen-instruct.json", CODE_GEN, "gpteacher-codegen"),
+        ("Roleplay/roleplay-simple-deduped-roleplay-instruct.json", MODERATE_CONV, "gpteacher-roleplay"),
+    )
+    result = ImportResult(rows=[])
+    for relative, tier, source in parts:
+        file = path / relative
+        for index, record in enumerate(_load_json(file), start=1):
+            result.rows.append(_row(_instruction_text(record), tier, source, file, index))
+    return result
+
+
+def import_code_alpaca(path: Path) -> ImportResult:
+    """Code Alpaca (2k sample): instruction (+ input) -> code_gen. Data licence: CC BY-NC 4.0."""
+    file = path / "code_alpaca_2k.json"
+    return ImportResult(
+        rows=[
+            _row(_instruction_text(r), CODE_GEN, "code_alpaca", file, i)
+            for i, r in enumerate(_load_json(file), start=1)
+        ]
+    )
+
+
+_DOLLY_QUERY = re.compile(r"^### Human: (.*?) ### Assistant: ", re.DOTALL)
+# A short question asking for one fact (who/when/where/which/how many ...) is simple_faq by the
+# policy ("short factual questions"); anything asking to explain, advise or discuss stays
+# moderate_conv, as the dataset's own category suggests.
+_FACTOID_START = re.compile(
+    r"^(who|whom|when|where|which|what year|what is the (name|capital|population|height|"
+    r"largest|smallest|longest|tallest|highest|first|last)|how (many|much|old|tall|long|far|big)|"
+    r"name the|in what year|what country|what city|what was the name)\b",
+    re.IGNORECASE,
+)
+_OPEN_WORDS = re.compile(
+    r"\b(why|explain|describe|how (do|does|did|can|should|to)|opinion|think|best|should|tips|"
+    r"advice|recommend|ideas|ways|difference|compare|pros|cons|benefits)\b",
+    re.IGNORECASE,
+)
+DOLLY_FACTOID_MAX_CHARS = 90
+
+
+def dolly_tier(question: str) -> str:
+    """simple_faq for a short single-fact question, else moderate_conv."""
+    short = len(question) <= DOLLY_FACTOID_MAX_CHARS and question.count("?") <= 1
+    if short and _FACTOID_START.search(question.strip()) and not _OPEN_WORDS.search(question):
+        return SIMPLE_FAQ
+    return MODERATE_CONV
+
+
+def import_dolly_open_qa(path: Path) -> ImportResult:
+    """Dolly 15k open_qa: open questions -> moderate_conv, short single-fact ones -> simple_faq."""
+    file = path / "chinkara-open_qa.jsonl"
+    result = ImportResult(rows=[])
+    for number, record in _jsonl(file):
+        match = _DOLLY_QUERY.match(str(record.get("text", "")))
+        if match is None:
+            result.skipped["no '### Human: ... ### Assistant:' query"] += 1
+            continue
+        question = match.group(1).strip()
+        result.rows.append(_row(question, dolly_tier(question), "dolly_open_qa", file, number))
+    return result
+
+
+IMPORTERS: dict[str, Callable[[Path], ImportResult]] = {
+    "clinc150": import_clinc150,
+    "gsm8k": import_gsm8k,
+    "gpteacher": import_gpteacher,
+    "code_alpaca": import_code_alpaca,
+    "dolly_open_qa": import_dolly_open_qa,
+}
+
+
+def _sample_key(row: LabeledRow) -> str:
+    return hashlib.sha256(normalize_text(row.text).encode()).hexdigest()
+
+
+def import_dataset(name: str, path: Path, limit: int | None = None) -> ImportResult:
+    """Rows of one public dataset, de-duplicated, optionally a deterministic sample per tier.
+
+    A text that appears with two tiers (e.g. CLINC small talk also in Dolly) is dropped and
+    counted, as is every duplicate.
+    """
+    importer = IMPORTERS.get(name)
+    if importer is None:
+        raise DataError(f"unknown dataset {name!r}; known: {', '.join(sorted(IMPORTERS))}")
+    if not path.is_dir():
+        raise DataError(f"{path}: not a directory")
+    result = importer(path)
+    by_key: dict[str, LabeledRow] = {}
+    conflicted: set[str] = set()
+    for row in result.rows:
+        if not row.text:
+            result.skipped["empty text"] += 1
+            continue
+        key = normalize_text(row.text)
+        earlier = by_key.get(key)
+        if earlier is None:
+            by_key[key] = row
+        elif earlier.tier != row.tier:
+            conflicted.add(key)
+        else:
+            result.skipped["duplicate text"] += 1
+    for key in conflicted:
+        result.skipped["same text with two tiers"] += 2
+        del by_key[key]
+    rows = list(by_key.values())
+    if limit is not None:
+        kept: list[LabeledRow] = []
+        for tier in sorted({r.tier for r in rows}):
+            tier_rows = sorted((r for r in rows if r.tier == tier), key=_sample_key)
+            kept.extend(tier_rows[:limit])
+            if len(tier_rows) > limit:
+                result.skipped[f"over --limit {limit} ({tier})"] += len(tier_rows) - limit
+        rows = kept
+    result.rows = rows
+    return result
