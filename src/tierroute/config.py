@@ -1,14 +1,31 @@
 """All configuration in one place: pydantic-settings models, environment overrides (TIERROUTE_*).
 
-The classifier side needs only paths; the gateway's TOML configuration lives here too
-(see ``GatewayConfig``) so that one module validates every setting and names a bad key.
+The classifier side needs only paths (``Settings``); the gateway reads one TOML file
+(``load_gateway_config``) validated here, so that every bad key is reported by name. Environment
+variables override the file with ``TIERROUTE_`` and ``__`` between levels, e.g.
+``TIERROUTE_LOG__URL=postgresql+psycopg://...`` or ``TIERROUTE_SERVER__PORT=9000``. Secrets
+never live in the file: gateway keys come from ``TIERROUTE_API_KEYS`` (comma-separated) and
+``TIERROUTE_ADMIN_KEY``, provider keys from the variable each provider names in ``api_key_env``.
 """
 
 from __future__ import annotations
 
+import tomllib
+from collections.abc import Sequence
+from importlib import resources
 from pathlib import Path
+from typing import Annotated, Any
 
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from tierroute.exceptions import ConfigError
+from tierroute.tiers import MODERATE_CONV
 
 
 class Settings(BaseSettings):
@@ -23,3 +40,224 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """Settings read from the environment now (not cached: tests change the environment)."""
     return Settings()
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RoutingConfig(_Section):
+    """Where a query goes when the classifier is unsure; overrides the model card's policy."""
+
+    default_tier: str = MODERATE_CONV
+    confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
+
+
+class ProviderConfig(_Section):
+    """An OpenAI-compatible endpoint; its key is read from the environment variable named here."""
+
+    base_url: str
+    api_key_env: str | None = None  # None: a local server that wants no key
+    connect_timeout: float = Field(default=5.0, gt=0)
+    # Longest wait for the first byte, and between two chunks of a stream.
+    read_timeout: float = Field(default=60.0, gt=0)
+    headers: dict[str, str] = Field(default_factory=dict)
+    # genai-prices provider id for default prices; unset: matched from base_url, then model name.
+    price_provider: str | None = None
+
+    @field_validator("base_url")
+    @classmethod
+    def _http_url(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must start with http:// or https://")
+        return value.rstrip("/")
+
+    @property
+    def chat_url(self) -> str:
+        """The chat completions endpoint."""
+        return f"{self.base_url}/chat/completions"
+
+
+class TierConfig(_Section):
+    """A tier's ordered model chain (primary first, then failover) and its max_tokens cap."""
+
+    models: list[str] = Field(min_length=1)
+    max_tokens: int | None = Field(default=None, gt=0)
+
+
+class LimitConfig(_Section):
+    """Per-model request and token rates; unset means unlimited."""
+
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+
+
+class PriceConfig(_Section):
+    """USD per million tokens, input and output priced apart."""
+
+    input: float = Field(ge=0)
+    output: float = Field(ge=0)
+
+
+class RetryConfig(_Section):
+    """Retries per model, backoff, Retry-After handling and the circuit breaker."""
+
+    attempts_per_model: int = Field(default=2, ge=1, le=10)
+    backoff_base: float = Field(default=0.25, gt=0)  # seconds; doubles per retry
+    backoff_cap: float = Field(default=4.0, gt=0)
+    # A 429 asking to wait longer than this fails over at once instead of waiting.
+    max_retry_after: float = Field(default=5.0, ge=0)
+    breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open the circuit
+    breaker_cooldown: float = Field(default=30.0, gt=0)  # seconds open before a half-open probe
+
+
+class LogConfig(_Section):
+    """The request log: SQLAlchemy URL and whether (redacted) query text is stored."""
+
+    url: str = "sqlite:///tierroute.db"
+    store_text: bool = True
+
+
+class ServerConfig(_Section):
+    """Where the gateway listens and how large a request body may be."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_body_bytes: int = Field(default=1_048_576, gt=0)
+
+
+def split_model_ref(ref: str) -> tuple[str, str]:
+    """``"provider:model"`` -> ``("provider", "model")``; the model part may contain ``:``."""
+    provider, sep, model = ref.partition(":")
+    if not sep or not provider or not model:
+        raise ValueError(f"{ref!r} is not of the form 'provider:model'")
+    return provider, model
+
+
+class GatewayConfig(BaseSettings):
+    """The gateway's whole configuration (see ``config/tierroute.example.toml``)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="TIERROUTE_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    routing: RoutingConfig = RoutingConfig()
+    providers: dict[str, ProviderConfig] = Field(min_length=1)
+    tiers: dict[str, TierConfig] = Field(min_length=1)
+    limits: dict[str, LimitConfig] = Field(default_factory=dict)
+    prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    retry: RetryConfig = RetryConfig()
+    log: LogConfig = LogConfig()
+    server: ServerConfig = ServerConfig()
+    api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
+    admin_key: str | None = Field(default=None, repr=False)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The environment overrides the file (init arguments hold the file's content).
+        return env_settings, init_settings
+
+    @field_validator("api_keys", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            return [key.strip() for key in value.split(",") if key.strip()]
+        return value
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> GatewayConfig:
+        for tier, tier_config in self.tiers.items():
+            for i, ref in enumerate(tier_config.models):
+                self._check_ref(f"tiers.{tier}.models[{i}]", ref)
+        if self.routing.default_tier not in self.tiers:
+            raise ValueError(
+                f"routing.default_tier: {self.routing.default_tier!r} is not a configured tier "
+                f"({', '.join(self.tiers)})"
+            )
+        chained = set(self.model_names())
+        for section, refs in (("limits", self.limits), ("prices", self.prices)):
+            for ref in refs:
+                if ref not in chained:
+                    raise ValueError(
+                        f"{section}.{ref}: not a model of any tier chain "
+                        f"({', '.join(sorted(chained))})"
+                    )
+        return self
+
+    def _check_ref(self, key: str, ref: str) -> None:
+        try:
+            provider, _ = split_model_ref(ref)
+        except ValueError as exc:
+            raise ValueError(f"{key}: {exc}") from None
+        if provider not in self.providers:
+            raise ValueError(
+                f"{key}: unknown provider {provider!r} in {ref!r} "
+                f"(configured: {', '.join(self.providers)})"
+            )
+
+    def model_names(self) -> list[str]:
+        """Every configured concrete model (``provider:model``), in tier-chain order, once."""
+        return list(dict.fromkeys(ref for tier in self.tiers.values() for ref in tier.models))
+
+    def chain(self, tier: str) -> tuple[str, ...]:
+        """The tier's model chain, primary first."""
+        return tuple(self.tiers[tier].models)
+
+    def check_tiers(self, tiers: Sequence[str]) -> None:
+        """Raise ConfigError unless every tier the classifier can answer has a model chain."""
+        missing = [tier for tier in tiers if tier not in self.tiers]
+        if missing:
+            raise ConfigError(
+                f"tiers: no model chain for classifier tier(s) {', '.join(missing)} "
+                f"(configured: {', '.join(self.tiers)})"
+            )
+
+
+_SECRET_KEYS = ("api_keys", "admin_key")
+
+
+def _format_errors(source: str, exc: ValidationError) -> str:
+    lines = []
+    for error in exc.errors():
+        key = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"{key}: {message}" if key else message)
+    return f"{source}: " + "; ".join(lines)
+
+
+def default_config_text() -> str:
+    """The built-in default configuration (package data)."""
+    return resources.files("tierroute").joinpath("defaults/tierroute.toml").read_text("utf-8")
+
+
+def load_gateway_config(path: Path | None = None) -> GatewayConfig:
+    """Read and validate the gateway TOML (None: the built-in default), env overriding the file.
+
+    Raises ConfigError naming the file and the bad key.
+    """
+    source = str(path) if path is not None else "built-in default config"
+    try:
+        text = path.read_text("utf-8") if path is not None else default_config_text()
+    except OSError as exc:
+        raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from exc
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{source}: not valid TOML: {exc}") from exc
+    for key in _SECRET_KEYS:
+        if key in data:
+            raise ConfigError(
+                f"{source}: {key}: secrets do not belong in the file; "
+                f"set TIERROUTE_{key.upper()} in the environment"
+            )
+    try:
+        return GatewayConfig(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(source, exc)) from exc

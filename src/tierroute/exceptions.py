@@ -10,7 +10,16 @@ The tree::
     │   ├── ModelNotFound           no artifact at the path / no champion yet
     │   ├── IntegrityError          artifact sha256 differs from its model card
     │   └── VersionMismatch         artifact built with other library versions
-    └── GatewayError                serving and upstream dispatch (see tierroute.gateway)
+    └── GatewayError                serving and upstream dispatch; carries status_code, error_type,
+        │                           code, param and the upstream attempts made so far
+        ├── InvalidRequest          400: the client's request cannot be served as sent
+        ├── AuthenticationFailed    401: missing or wrong gateway key
+        ├── UnknownModel            404: a model name that is not configured (lists valid ones)
+        ├── RequestTooLarge         413: body over the configured limit
+        ├── UpstreamRejected        a provider's 4xx other than 429, never retried (401/403 -> 502:
+        │                           our provider key was rejected, not the client's)
+        ├── ProviderKeyMissing      503: the provider key's environment variable is not set
+        └── ChainExhausted          503: every model of the chain failed, was rate-limited or open
 
 The CLI maps these to exit codes and messages; the service maps them to HTTP status codes in
 one place (tierroute.service.errors).
@@ -18,7 +27,12 @@ one place (tierroute.service.errors).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tierroute.gateway.attempt import Attempt
 
 
 class TierrouteError(Exception):
@@ -73,4 +87,124 @@ class VersionMismatch(ModelError):
 
 
 class GatewayError(TierrouteError):
-    """Base for errors while serving or dispatching requests (see tierroute.gateway)."""
+    """Base for errors while serving or dispatching requests (see tierroute.gateway).
+
+    ``status_code``, ``error_type``, ``code`` and ``param`` fill the OpenAI error JSON
+    (``{"error": {"message", "type", "param", "code"}}``); ``attempts`` lists the upstream tries
+    made before the error (``tierroute.gateway.dispatch.Attempt``), for the request log.
+    Messages never contain provider keys.
+    """
+
+    status_code: int = 500
+    error_type: str = "api_error"
+    code: str | None = "gateway_error"
+
+    def __init__(
+        self, message: str, *, attempts: Sequence[Attempt] = (), param: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.attempts: list[Attempt] = list(attempts)
+        self.param = param
+
+
+class InvalidRequest(GatewayError):
+    """The client's request cannot be served as sent (400)."""
+
+    status_code = 400
+    error_type = "invalid_request_error"
+    code = "invalid_request"
+
+
+class AuthenticationFailed(GatewayError):
+    """Missing or wrong gateway API key (401)."""
+
+    status_code = 401
+    error_type = "authentication_error"
+    code = "invalid_api_key"
+
+
+class UnknownModel(GatewayError):
+    """A model name that is not configured (404); the message lists the valid ones."""
+
+    status_code = 404
+    error_type = "invalid_request_error"
+    code = "model_not_found"
+
+    def __init__(
+        self, model: str, valid: Sequence[str], *, attempts: Sequence[Attempt] = ()
+    ) -> None:
+        self.model = model
+        self.valid = list(valid)
+        super().__init__(
+            f"The model {model!r} does not exist here; valid models: {', '.join(self.valid)}",
+            attempts=attempts,
+            param="model",
+        )
+
+
+class RequestTooLarge(GatewayError):
+    """Request body over the configured size limit (413)."""
+
+    status_code = 413
+    error_type = "invalid_request_error"
+    code = "request_too_large"
+
+
+class UpstreamRejected(GatewayError):
+    """A provider answered 4xx other than 429: returned as is, never retried.
+
+    401/403 mean the gateway's provider key was rejected: that is our fault, not the client's,
+    so the status is 502. Other codes keep the provider's status (404: unknown model there).
+    """
+
+    error_type = "invalid_request_error"
+    code = "upstream_rejected"
+
+    def __init__(
+        self, status: int, message: str, provider: str, *, attempts: Sequence[Attempt] = ()
+    ) -> None:
+        self.upstream_status = status
+        self.provider = provider
+        self.provider_message = message
+        if status in (401, 403):
+            self.status_code = 502
+            self.error_type = "api_error"
+            self.code = "provider_key_rejected"
+            text = f"the provider key for provider {provider!r} was rejected (HTTP {status})"
+        elif status == 404:
+            self.status_code = 404
+            self.code = "model_not_found"
+            text = f"provider {provider!r} does not know the model (HTTP 404)"
+        else:
+            self.status_code = status
+            text = f"provider {provider!r} rejected the request (HTTP {status})"
+        super().__init__(f"{text}: {message}" if message else text, attempts=attempts)
+
+
+class ProviderKeyMissing(GatewayError):
+    """The environment variable holding a provider's key is not set (503)."""
+
+    status_code = 503
+    error_type = "api_error"
+    code = "provider_key_missing"
+
+    def __init__(self, env_vars: Sequence[str], *, attempts: Sequence[Attempt] = ()) -> None:
+        self.env_vars = list(dict.fromkeys(env_vars))
+        names = " or ".join(self.env_vars)
+        super().__init__(
+            f"no provider key: set the environment variable {names} and restart the gateway",
+            attempts=attempts,
+        )
+
+
+class ChainExhausted(GatewayError):
+    """Every model of the chain failed, was rate-limited or had its circuit open (503)."""
+
+    status_code = 503
+    error_type = "api_error"
+    code = "upstream_unavailable"
+
+    def __init__(self, attempts: Sequence[Attempt]) -> None:
+        tried = "; ".join(f"{a.model}: {a.outcome} ({a.detail})" for a in attempts)
+        super().__init__(f"no upstream model could answer; tried {tried}", attempts=attempts)
