@@ -13,6 +13,7 @@ The tree::
     └── GatewayError                serving and upstream dispatch; carries status_code, error_type,
         │                           code, param and the upstream attempts made so far
         ├── InvalidRequest          400: the client's request cannot be served as sent
+        │   └── SchemaViolation     422: well-formed JSON of the wrong shape (names the field)
         ├── AuthenticationFailed    401: missing or wrong gateway key
         ├── UnknownModel            404: a model name that is not configured (lists valid ones)
         ├── RequestTooLarge         413: body over the configured limit
@@ -114,6 +115,13 @@ class InvalidRequest(GatewayError):
     status_code = 400
     error_type = "invalid_request_error"
     code = "invalid_request"
+
+
+class SchemaViolation(InvalidRequest):
+    """Well-formed JSON whose fields have the wrong type or shape (422); ``param`` names the field."""
+
+    status_code = 422
+    code = "invalid_schema"
 
 
 class AuthenticationFailed(GatewayError):
