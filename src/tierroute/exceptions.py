@@ -13,7 +13,8 @@ The tree::
     └── GatewayError                serving and upstream dispatch; carries status_code, error_type,
         │                           code, param and the upstream attempts made so far
         ├── InvalidRequest          400: the client's request cannot be served as sent
-        │   └── SchemaViolation     422: well-formed JSON of the wrong shape (names the field)
+        │   ├── SchemaViolation     422: well-formed JSON of the wrong shape (names the field)
+        │   └── RequestNotFound     404: feedback for a request id the log does not hold
         ├── AuthenticationFailed    401: missing or wrong gateway key
         ├── UnknownModel            404: a model name that is not configured (lists valid ones)
         ├── RequestTooLarge         413: body over the configured limit
@@ -122,6 +123,13 @@ class SchemaViolation(InvalidRequest):
 
     status_code = 422
     code = "invalid_schema"
+
+
+class RequestNotFound(InvalidRequest):
+    """A request id that is not in the request log (404), e.g. in feedback."""
+
+    status_code = 404
+    code = "request_not_found"
 
 
 class AuthenticationFailed(GatewayError):
