@@ -1,0 +1,97 @@
+"""``create_app``: the FastAPI application; its lifespan loads everything, nothing at import.
+
+The lifespan loads and verifies the model, builds the router (classifier + config), opens the
+request log and its writer thread, and starts the dispatcher's pooled upstream client; on
+shutdown it closes the client and drains the log writer, so nothing queued is lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI
+from prometheus_client import CollectorRegistry
+
+from tierroute import __version__, load_model
+from tierroute.config import GatewayConfig
+from tierroute.gateway.dispatch import Dispatcher
+from tierroute.service.errors import install_error_handlers
+from tierroute.service.metrics import ServiceMetrics
+from tierroute.service.routes import chat, classify, feedback, health, metrics, models, stats
+from tierroute.service.routing import TierRouter
+from tierroute.service.state import ServiceState
+from tierroute.store import LogWriter, open_engine
+
+logger = logging.getLogger(__name__)
+
+NO_KEYS_WARNING = (
+    "\n"
+    "*************************************************************************\n"
+    "*  NO GATEWAY API KEYS CONFIGURED: every endpoint is open to anyone who  *\n"
+    "*  can reach this port. Set TIERROUTE_API_KEYS=key1,key2 to require      *\n"
+    "*  'Authorization: Bearer <key>'.                                        *\n"
+    "*************************************************************************"
+)
+
+
+def create_app(
+    config: GatewayConfig,
+    model_path: Path,
+    *,
+    registry: CollectorRegistry | None = None,
+    dead_letter: Path | None = None,
+) -> FastAPI:
+    """The gateway app for ``config``, routing with the model at ``model_path``.
+
+    ``registry`` receives the app's metrics (a fresh one by default); ``dead_letter`` is where
+    log rows go that the database keeps refusing.
+    """
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        model = await asyncio.to_thread(load_model, model_path)
+        router = TierRouter(config, model)
+        service_metrics = ServiceMetrics(registry)
+        engine = await asyncio.to_thread(open_engine, config.log.url)
+        writer = LogWriter(engine, dead_letter=dead_letter)
+        writer.start()
+        service_metrics.watch_log_backlog(lambda: writer.backlog)
+        dispatcher = Dispatcher(config, metrics=service_metrics.gateway)
+        await dispatcher.start()
+        if not config.api_keys:
+            logger.warning(NO_KEYS_WARNING)
+        logger.info(
+            "serving model %s (tiers %s), %d upstream models, log at %s",
+            model.model_id,
+            ", ".join(model.tiers),
+            len(router.model_names),
+            engine.url.render_as_string(hide_password=True),
+        )
+        app.state.tierroute = ServiceState(
+            config, router, dispatcher, engine, writer, service_metrics
+        )
+        try:
+            yield
+        finally:
+            app.state.tierroute = None
+            await dispatcher.aclose()
+            await asyncio.to_thread(writer.close)
+            engine.dispose()
+            logger.info("request log closed: %d rows written", writer.written)
+
+    app = FastAPI(
+        title="tierroute",
+        version=__version__,
+        summary="Routes each LLM query to the cheapest model tier that answers it well.",
+        lifespan=lifespan,
+        # No OpenTelemetry instrumentation on the hot path; /metrics is prometheus.
+        telemetry={"tracing": False, "metrics": False, "logs": False},
+    )
+    install_error_handlers(app)
+    for module in (chat, classify, models, feedback, stats, health, metrics):
+        app.include_router(module.router)
+    return app

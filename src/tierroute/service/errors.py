@@ -1,0 +1,140 @@
+"""Our exceptions to OpenAI-style error JSON and HTTP status, in one place.
+
+Every error the service returns has the shape ``{"error": {"message", "type", "param",
+"code"}}``. ``GatewayError`` subclasses carry their own status and codes; FastAPI's validation
+errors become 422 (400 when the body is not JSON at all); Starlette's 404/405 keep their status;
+anything unexpected is a 500 whose message reveals nothing internal.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from tierroute.exceptions import GatewayError, ModelError, TierrouteError
+
+logger = logging.getLogger(__name__)
+
+REQUEST_ID_HEADER = "x-request-id"
+
+
+def error_json(
+    message: str, error_type: str, *, param: str | None = None, code: str | None = None
+) -> bytes:
+    """The OpenAI error body."""
+    body = {"error": {"message": message, "type": error_type, "param": param, "code": code}}
+    return json.dumps(body, ensure_ascii=False).encode("utf-8")
+
+
+def error_response(
+    status: int,
+    message: str,
+    error_type: str,
+    *,
+    param: str | None = None,
+    code: str | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> Response:
+    """An OpenAI-style JSON error response."""
+    return Response(
+        error_json(message, error_type, param=param, code=code),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+def gateway_error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
+    """The response for one of our gateway errors (status, type and code from the exception)."""
+    return error_response(
+        exc.status_code,
+        exc.message,
+        exc.error_type,
+        param=exc.param,
+        code=exc.code,
+        headers=headers,
+    )
+
+
+def _request_id_headers(request: Request) -> dict[str, str]:
+    request_id = getattr(request.state, "request_id", None)
+    return {REQUEST_ID_HEADER: request_id} if request_id else {}
+
+
+async def _on_gateway_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, GatewayError)
+    return gateway_error_response(exc, _request_id_headers(request))
+
+
+async def _on_model_error(request: Request, exc: Exception) -> Response:
+    logger.error("model error while serving: %s", exc)
+    return error_response(
+        503, str(exc), "api_error", code="model_unavailable", headers=_request_id_headers(request)
+    )
+
+
+async def _on_tierroute_error(request: Request, exc: Exception) -> Response:
+    logger.error("error while serving: %s", exc)
+    return error_response(
+        500, str(exc), "api_error", code="internal_error", headers=_request_id_headers(request)
+    )
+
+
+async def _on_validation_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    errors = exc.errors()
+    first = errors[0] if errors else {}
+    loc = [str(part) for part in first.get("loc", ()) if part not in ("body", "query", "path")]
+    if first.get("type") == "json_invalid":
+        return error_response(
+            400,
+            "The request body is not valid JSON.",
+            "invalid_request_error",
+            code="invalid_json",
+            headers=_request_id_headers(request),
+        )
+    param = ".".join(loc) or None
+    message = f"{param}: {first.get('msg', 'invalid')}" if param else str(first.get("msg", ""))
+    return error_response(
+        422,
+        message,
+        "invalid_request_error",
+        param=param,
+        code="invalid_schema",
+        headers=_request_id_headers(request),
+    )
+
+
+async def _on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    error_type = "not_found_error" if exc.status_code == 404 else "invalid_request_error"
+    headers = {**_request_id_headers(request), **(exc.headers or {})}
+    code = f"http_{exc.status_code}"
+    return error_response(exc.status_code, str(exc.detail), error_type, code=code, headers=headers)
+
+
+async def _on_unexpected(request: Request, exc: Exception) -> Response:
+    logger.exception("unhandled error on %s %s", request.method, request.url.path)
+    return error_response(
+        500,
+        "The gateway failed unexpectedly; the error was logged.",
+        "api_error",
+        code="internal_error",
+        headers=_request_id_headers(request),
+    )
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register every exception-to-response mapping on ``app``."""
+    app.add_exception_handler(GatewayError, _on_gateway_error)
+    app.add_exception_handler(ModelError, _on_model_error)
+    app.add_exception_handler(TierrouteError, _on_tierroute_error)
+    app.add_exception_handler(RequestValidationError, _on_validation_error)
+    app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(Exception, _on_unexpected)

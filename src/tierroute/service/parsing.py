@@ -1,0 +1,136 @@
+"""Read and check request bodies by hand: the chat hot path pays for no model validation.
+
+Malformed JSON is a 400, a body over the limit a 413, JSON of the wrong shape a 422 naming the
+field, and a chat request without messages a 400, all as ``GatewayError`` subclasses that the
+error handlers render in the OpenAI shape.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from tierroute.exceptions import InvalidRequest, RequestTooLarge, SchemaViolation
+
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
+
+
+def request_id_from(headers: Mapping[str, str]) -> str:
+    """The client's ``x-request-id`` when it is sane (≤128 safe characters), else a new one."""
+    given = headers.get("x-request-id")
+    if given and _REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The raw body, refusing (413) anything over ``limit`` bytes before reading it all."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise RequestTooLarge(f"request body of {declared} bytes exceeds the limit of {limit}")
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLarge(f"request body exceeds the limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def read_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object: 400 when it is not JSON, 422 when it is not an object."""
+    raw = await read_body(request, limit)
+    if not raw:
+        raise InvalidRequest("The request body is empty; expected a JSON object.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise SchemaViolation(f"The request body must be a JSON object, not {type(body).__name__}.")
+    return body
+
+
+def message_text(content: Any) -> str:
+    """The text of a message's content: a string, or the text parts of a content list."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "\n".join(
+            part["text"]
+            for part in content
+            if isinstance(part, dict) and isinstance(part.get("text"), str)
+        )
+    return ""
+
+
+def classifier_text(messages: list[dict[str, Any]]) -> str:
+    """What the classifier sees: the last user message's text.
+
+    The system prompt is left out on purpose: it is usually the same long instruction on every
+    request, so it would push every query towards the long-query tiers and hide the one thing
+    that changes, the user's question. Without a user message, the last message with text.
+    """
+    for message in reversed(messages):
+        if message.get("role") == "user":
+            return message_text(message.get("content"))
+    for message in reversed(messages):
+        text = message_text(message.get("content"))
+        if text:
+            return text
+    return ""
+
+
+@dataclass(slots=True)
+class ChatRequest:
+    """The fields of a chat request the gateway acts on; ``body`` is passed on as sent."""
+
+    body: dict[str, Any]
+    model: str
+    messages: list[dict[str, Any]]
+    stream: bool
+    user: str | None
+
+
+def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
+    """Check the fields the gateway needs; everything else goes to the provider unchanged."""
+    model = body.get("model")
+    if not isinstance(model, str) or not model:
+        raise SchemaViolation(
+            "model: a non-empty string is required ('auto' to route)", param="model"
+        )
+    messages = body.get("messages")
+    if messages is None:
+        raise InvalidRequest("messages: required, a non-empty list", param="messages")
+    if not isinstance(messages, list):
+        raise SchemaViolation("messages: must be a list of message objects", param="messages")
+    if not messages:
+        raise InvalidRequest("messages: must not be empty", param="messages")
+    for i, message in enumerate(messages):
+        if not isinstance(message, dict):
+            raise SchemaViolation(f"messages[{i}]: must be an object", param=f"messages[{i}]")
+        if not isinstance(message.get("role"), str):
+            raise SchemaViolation(
+                f"messages[{i}].role: a string is required", param=f"messages[{i}].role"
+            )
+    stream = body.get("stream", False)
+    if stream is None:
+        stream = False
+    if not isinstance(stream, bool):
+        raise SchemaViolation("stream: must be a boolean", param="stream")
+    user = body.get("user")
+    if user is not None and not isinstance(user, str):
+        raise SchemaViolation("user: must be a string", param="user")
+    for key in ("max_tokens", "max_completion_tokens"):
+        value = body.get(key)
+        bad = isinstance(value, bool) or not isinstance(value, int) or value < 1
+        if value is not None and bad:
+            raise SchemaViolation(f"{key}: must be a positive integer", param=key)
+    return ChatRequest(body, model, messages, stream, user)

@@ -1,0 +1,235 @@
+"""``POST /v1/chat/completions``: classify (``model="auto"``) or pass through, dispatch, log.
+
+The hot path: the body is parsed once by hand, the answer goes back as the provider's bytes
+(non-streaming: the body as received; streaming: each SSE chunk as it arrives), and the log row is
+queued for the background writer. Response headers say how the request was routed:
+``x-tierroute-tier`` (``passthrough`` for a concrete model), ``-confidence`` and ``-fallback``
+(routed requests), ``-model``, ``-attempts``, ``-cost-usd`` (non-streaming; a stream's cost is
+known only at its end and goes to the log and metrics), ``-overhead-ms`` (time the gateway
+added: total minus time waiting on the provider) and ``x-request-id``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from tierroute.exceptions import GatewayError
+from tierroute.gateway.dispatch import StreamHandle
+from tierroute.redact import redact
+from tierroute.service.deps import ApiKey, State
+from tierroute.service.disconnect import ClientGone, DisconnectGuard
+from tierroute.service.errors import gateway_error_response
+from tierroute.service.parsing import (
+    classifier_text,
+    parse_chat_request,
+    read_json_object,
+    request_id_from,
+)
+from tierroute.service.routing import Route
+from tierroute.service.state import ServiceState
+from tierroute.store import RequestRecord, user_key_hash
+
+router = APIRouter(tags=["chat"])
+
+PASSTHROUGH = "passthrough"
+CLIENT_CLOSED = 499  # nginx's "client closed request": logged, never sent
+
+
+class _Pending:
+    """What is known about a request between routing and its end; becomes one log row."""
+
+    __slots__ = ("headers", "record", "route", "start", "state")
+
+    def __init__(
+        self, state: ServiceState, start: float, route: Route, record: RequestRecord
+    ) -> None:
+        self.state = state
+        self.start = start
+        self.route = route
+        self.record = record
+        decision = route.decision
+        self.headers = {"x-request-id": record.request_id}
+        if decision is not None:
+            self.headers["x-tierroute-tier"] = decision.tier
+            self.headers["x-tierroute-confidence"] = f"{decision.confidence:.4f}"
+            self.headers["x-tierroute-fallback"] = "true" if decision.fallback else "false"
+        else:
+            self.headers["x-tierroute-tier"] = PASSTHROUGH
+            self.headers["x-tierroute-fallback"] = "false"
+
+    def elapsed_ms(self) -> float:
+        return (time.perf_counter() - self.start) * 1000.0
+
+    def finish(self, status: int, error: str | None = None) -> None:
+        """Complete the row, count the request, queue the row for the log."""
+        record = self.record
+        record.status = status
+        record.error = error
+        record.latency_ms = self.elapsed_ms()
+        state = self.state
+        state.writer.submit(record)
+        state.metrics.gateway.request(
+            record.tier or PASSTHROUGH, record.model or "", status, record.latency_ms / 1000.0
+        )
+        if record.overhead_ms is not None:
+            state.metrics.overhead.observe(record.overhead_ms / 1000.0)
+
+    def failed(self, exc: GatewayError) -> Response:
+        """Log and render a dispatch error, with the routing headers."""
+        self.record.attempts = [a.to_dict() for a in exc.attempts]
+        self.headers["x-tierroute-attempts"] = str(len(exc.attempts))
+        self.finish(exc.status_code, exc.message)
+        return gateway_error_response(exc, self.headers)
+
+
+@router.post("/v1/chat/completions")
+async def chat_completions(request: Request, state: State, api_key: ApiKey) -> Response:
+    """OpenAI-compatible chat completions, streaming or not."""
+    start = time.perf_counter()
+    request_id = request_id_from(request.headers)
+    request.state.request_id = request_id
+    chat = parse_chat_request(await read_json_object(request, state.max_body_bytes))
+    text = classifier_text(chat.messages)
+    route = state.router.route(chat.model, text)
+    decision = route.decision
+    if decision is not None:
+        state.metrics.gateway.classified(route.classify_ms / 1000.0)
+    body = chat.body
+    key_source = chat.user or api_key
+    record = RequestRecord(
+        request_id=request_id,
+        endpoint="chat",
+        status=0,
+        requested_model=chat.model,
+        tier=route.tier,
+        confidence=decision.confidence if decision else None,
+        fallback=decision.fallback if decision else None,
+        model_id=decision.model_id if decision else None,
+        stream=chat.stream,
+        classify_ms=route.classify_ms if decision else None,
+        text=redact(text) if state.store_text else None,
+        user_key=user_key_hash(key_source) if key_source else None,
+    )
+    pending = _Pending(state, start, route, record)
+    if chat.stream:
+        return await _stream(request, pending, body)
+    return await _complete(request, pending, body)
+
+
+async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -> Response:
+    state = pending.state
+    try:
+        async with DisconnectGuard(request.receive):
+            result = await state.dispatcher.complete(
+                body, pending.route.chain, max_tokens=pending.route.max_tokens
+            )
+    except GatewayError as exc:
+        return pending.failed(exc)
+    except ClientGone:
+        pending.finish(CLIENT_CLOSED, "client disconnected before the answer")
+        return Response(status_code=CLIENT_CLOSED)
+    record = pending.record
+    record.model = result.model
+    record.attempts = [a.to_dict() for a in result.attempts]
+    record.prompt_tokens = result.prompt_tokens
+    record.completion_tokens = result.completion_tokens
+    record.cost_usd = result.cost_usd
+    record.upstream_ms = result.upstream_ms
+    # The provider's bytes as received: nothing to re-encode on the hot path.
+    content = result.raw or orjson.dumps(result.body)
+    record.overhead_ms = max(pending.elapsed_ms() - result.upstream_ms, 0.0)
+    headers = pending.headers
+    headers["x-tierroute-model"] = result.model
+    headers["x-tierroute-attempts"] = str(len(result.attempts))
+    headers["x-tierroute-cost-usd"] = f"{result.cost_usd:.8f}"
+    headers["x-tierroute-overhead-ms"] = f"{record.overhead_ms:.3f}"
+    pending.finish(result.status)
+    return Response(
+        content, status_code=result.status, media_type="application/json", headers=headers
+    )
+
+
+async def _stream(request: Request, pending: _Pending, body: dict[str, Any]) -> Response:
+    state = pending.state
+    try:
+        async with DisconnectGuard(request.receive):
+            handle = await state.dispatcher.stream(
+                body, pending.route.chain, max_tokens=pending.route.max_tokens
+            )
+    except GatewayError as exc:
+        return pending.failed(exc)
+    except ClientGone:
+        pending.finish(CLIENT_CLOSED, "client disconnected before the first byte")
+        return Response(status_code=CLIENT_CLOSED)
+    record = pending.record
+    record.model = handle.model
+    record.overhead_ms = max(pending.elapsed_ms() - handle.first_byte_ms, 0.0)
+    headers = pending.headers
+    headers["x-tierroute-model"] = handle.model
+    headers["x-tierroute-attempts"] = str(len(handle.attempts))
+    headers["x-tierroute-overhead-ms"] = f"{record.overhead_ms:.3f}"
+    return RelayResponse(handle, pending, headers)
+
+
+def _sse_error(message: str) -> bytes:
+    error = {"message": message, "type": "api_error", "param": None, "code": "stream_broken"}
+    return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
+
+
+class RelayResponse(Response):
+    """Pass the upstream's SSE bytes through as they arrive; log when the stream ends.
+
+    A client that goes away mid-stream cancels the upstream request (``handle.aclose``). A
+    stream that breaks upstream ends with an SSE error event, so OpenAI clients raise instead
+    of taking a truncated answer for a whole one.
+    """
+
+    media_type = "text/event-stream"
+
+    def __init__(self, handle: StreamHandle, pending: _Pending, headers: dict[str, str]) -> None:
+        self.handle = handle
+        self.pending = pending
+        self.status_code = 200
+        self.background = None
+        headers["cache-control"] = "no-cache"
+        self.init_headers(headers)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        handle = self.handle
+        status = 200
+        error: str | None = None
+        try:
+            async with DisconnectGuard(receive):
+                await send(
+                    {"type": "http.response.start", "status": 200, "headers": self.raw_headers}
+                )
+                async for chunk in handle:
+                    await send({"type": "http.response.body", "body": chunk, "more_body": True})
+                if handle.error is not None:
+                    status, error = 502, handle.error
+                    await send(
+                        {"type": "http.response.body", "body": _sse_error(error), "more_body": True}
+                    )
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        except (ClientGone, OSError):
+            status, error = CLIENT_CLOSED, "client disconnected mid-stream"
+        except asyncio.CancelledError:
+            status, error = CLIENT_CLOSED, "cancelled mid-stream (server stopping)"
+            raise
+        finally:
+            if not handle.finished:
+                await handle.aclose()
+            record = self.pending.record
+            record.attempts = [a.to_dict() for a in handle.attempts]
+            record.prompt_tokens = handle.prompt_tokens
+            record.completion_tokens = handle.completion_tokens
+            record.cost_usd = handle.cost_usd
+            record.upstream_ms = handle.upstream_ms
+            self.pending.finish(status, error)

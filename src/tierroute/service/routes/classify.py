@@ -1,0 +1,105 @@
+"""``POST /v1/classify``: the routing decision for ``{"text"}``, ``{"messages"}`` or a batch.
+
+Each classified text is logged (endpoint ``classify``) like a chat request, so labels given
+through ``/v1/feedback`` can refer to it; batch items get ids ``<request id>.<index>``.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from tierroute.classifier.decision import Decision
+from tierroute.exceptions import SchemaViolation
+from tierroute.redact import redact
+from tierroute.service.deps import ApiKey, State
+from tierroute.service.parsing import classifier_text, read_json_object, request_id_from
+from tierroute.service.state import ServiceState
+from tierroute.store import RequestRecord, user_key_hash
+
+router = APIRouter(tags=["classify"])
+
+MAX_BATCH = 1000
+
+
+def _texts(body: dict[str, Any]) -> tuple[list[str], bool]:
+    """The texts to classify and whether the request was a batch."""
+    given = [key for key in ("text", "messages", "inputs") if key in body]
+    if len(given) != 1:
+        raise SchemaViolation("send exactly one of 'text', 'messages' or 'inputs'")
+    key = given[0]
+    value = body[key]
+    if key == "text":
+        if not isinstance(value, str):
+            raise SchemaViolation("text: must be a string", param="text")
+        return [value], False
+    if key == "messages":
+        if not isinstance(value, list) or not value or not all(isinstance(m, dict) for m in value):
+            raise SchemaViolation("messages: must be a non-empty list of objects", param="messages")
+        return [classifier_text(value)], False
+    if not isinstance(value, list) or not all(isinstance(t, str) for t in value):
+        raise SchemaViolation("inputs: must be a list of strings", param="inputs")
+    if not 1 <= len(value) <= MAX_BATCH:
+        raise SchemaViolation(f"inputs: between 1 and {MAX_BATCH} texts", param="inputs")
+    return list(value), True
+
+
+def _result(state: ServiceState, decision: Decision, request_id: str) -> dict[str, Any]:
+    chain = state.router.chains[decision.tier]
+    result = decision.to_dict()
+    result["model"] = chain[0]
+    result["chain"] = list(chain)
+    result["request_id"] = request_id
+    return result
+
+
+@router.post("/v1/classify")
+async def classify(request: Request, state: State, api_key: ApiKey) -> Response:
+    """Tier, confidence, probabilities, fallback, reason, mapped model, model_id, latency."""
+    start = time.perf_counter()
+    request_id = request_id_from(request.headers)
+    request.state.request_id = request_id
+    texts, batch = _texts(await read_json_object(request, state.max_body_bytes))
+    router_ = state.router
+    if batch:
+        decisions = router_.model.predict_batch(texts)
+        ids = [f"{request_id}.{i}" for i in range(len(texts))]
+    else:
+        decisions = [router_.model.predict(texts[0])]
+        ids = [request_id]
+    classify_ms = (time.perf_counter() - start) * 1000.0
+    state.metrics.gateway.classified(classify_ms / 1000.0 / len(texts))
+    results = [_result(state, d, rid) for d, rid in zip(decisions, ids, strict=True)]
+    user_key = user_key_hash(api_key) if api_key else None
+    for text, decision, rid in zip(texts, decisions, ids, strict=True):
+        state.writer.submit(
+            RequestRecord(
+                request_id=rid,
+                endpoint="classify",
+                status=200,
+                tier=decision.tier,
+                confidence=decision.confidence,
+                fallback=decision.fallback,
+                model_id=decision.model_id,
+                model=router_.chains[decision.tier][0],
+                classify_ms=classify_ms / len(texts),
+                latency_ms=classify_ms,
+                text=redact(text) if state.store_text else None,
+                user_key=user_key,
+            )
+        )
+    latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
+    payload: dict[str, Any]
+    if batch:
+        payload = {"results": results, "latency_ms": latency_ms, "request_id": request_id}
+    else:
+        payload = {**results[0], "latency_ms": latency_ms}
+    return Response(
+        orjson.dumps(payload),
+        media_type="application/json",
+        headers={"x-request-id": request_id},
+    )

@@ -1,0 +1,37 @@
+"""What the lifespan builds and every request uses: one ``ServiceState`` per app."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+
+from tierroute.config import GatewayConfig
+from tierroute.gateway.dispatch import Dispatcher
+from tierroute.service.metrics import ServiceMetrics
+from tierroute.service.routing import TierRouter
+from tierroute.store import LogWriter
+
+
+@dataclass(slots=True)
+class ServiceState:
+    """The loaded model and router, the dispatcher, the request log and the metrics."""
+
+    config: GatewayConfig
+    router: TierRouter
+    dispatcher: Dispatcher
+    engine: Engine
+    writer: LogWriter
+    metrics: ServiceMetrics
+    started_at: float = field(default_factory=time.time)
+
+    @property
+    def max_body_bytes(self) -> int:
+        """Largest request body accepted (413 above)."""
+        return self.config.server.max_body_bytes
+
+    @property
+    def store_text(self) -> bool:
+        """Whether redacted query text goes into the log."""
+        return self.config.log.store_text
