@@ -8,6 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
+from rich.markup import escape
 from rich.table import Table
 
 from tierroute.classifier.model import load_model
@@ -51,7 +52,7 @@ def _load_rows(paths: list[Path], skip_invalid: bool) -> Any:
 
     result = read_labeled(paths, skip_invalid=skip_invalid)
     for issue in result.issues:
-        err_console.print(f"[yellow]skipped[/] {issue}", highlight=False)
+        err_console.print(f"[yellow]skipped[/] {escape(str(issue))}", highlight=False, soft_wrap=True)
     if result.duplicates:
         console.print(f"merged {result.duplicates} duplicate row(s) (same text, same tier)")
     return result
@@ -59,8 +60,8 @@ def _load_rows(paths: list[Path], skip_invalid: bool) -> Any:
 
 def _metrics_table(title: str, routers: dict[str, Any]) -> Table:
     table = Table(title=title)
-    for column in ("router", "accuracy", "macro-F1", "under-routing", "over-routing", "fallback", "ECE", "$/1k req"):
-        table.add_column(column, justify="right" if column != "router" else "left")
+    for column in ("router", "acc", "macro-F1", "under", "over", "fallback", "ECE", "$/1k"):
+        table.add_column(column, justify="right" if column != "router" else "left", no_wrap=True)
     for name, m in routers.items():
         table.add_row(
             name,

@@ -10,6 +10,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from tierroute.exceptions import ConfigError, DataError, ModelError, TierrouteError, ValidationFailed
@@ -37,7 +38,7 @@ def fail_on_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except TierrouteError as exc:
             code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, markup=True)
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(code) from exc
 
     return wrapper

@@ -1,78 +1,83 @@
 """Text normalisation and the analyzers the TF-IDF vectorizers use.
 
 They are plain module-level functions so that the fitted pipeline pickles by reference and the
-compiled predictor (``compiled.py``) calls the very same code: the two cannot drift apart.
+compiled predictor (``compiled.py``) calls the very same code: the two cannot drift apart. Each
+analyzer is ``<name>_folded(fold(text))``; the compiled predictor folds once and calls the
+``_folded`` halves directly.
 
-Vietnamese is often typed without diacritics, so every text is folded to lower-case ASCII-ish
-form ("Đơn hàng" -> "don hang"); the folded form carries almost all of the signal and lets the
-two spellings share features.
+Vietnamese is often typed without diacritics, so every text is folded to lower-case ASCII ("Đơn hàng" -> "don hang"); the folded form carries almost all of the signal and
+lets the two spellings share features.
 """
 
 from __future__ import annotations
 
+import math
 import re
 import unicodedata
+from collections.abc import Callable
 
-# Text beyond this many characters adds little signal but costs time on every request.
-MAX_CHARS = 600
-# Character n-grams are taken from the start of the text only, for the same reason.
-MAX_CHAR_NGRAM_CHARS = 300
+# Long texts: the instruction is usually at the start or at the end ("... summarize the above"),
+# so features see the head and the tail; the middle adds little signal but costs time.
+HEAD_CHARS = 360
+TAIL_CHARS = 160
+# Character n-grams are taken from the start of the (folded) text only.
+CHAR_NGRAM_CHARS = 150
+CHAR_NGRAM = 4
 
 _TOKEN = re.compile(r"[a-z0-9_]+|[^\sa-z0-9_]+")
-_EXTRA_FOLD = {"đ": "d", "Đ": "d", "ø": "o", "Ø": "o", "ł": "l", "Ł": "l", "ß": "ss"}
-
-
-def _fold_char(ch: str) -> str:
-    ch = _EXTRA_FOLD.get(ch, ch)
-    decomposed = unicodedata.normalize("NFD", ch)
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).lower()
-
-
-def _build_fold_table() -> dict[int, str | None]:
-    # Latin letters with diacritics (Latin-1 .. Latin Extended Additional, where Vietnamese
-    # lives) fold to ASCII; bare combining marks (text typed in decomposed form) disappear.
-    table: dict[int, str | None] = {}
-    for code in (*range(0x00C0, 0x0250), *range(0x1E00, 0x1F00)):
-        ch = chr(code)
-        folded = _fold_char(ch)
-        if folded != ch:
-            table[code] = folded
-    for code in range(0x0300, 0x0370):
-        table[code] = None
-    return table
-
-
-_FOLD_TABLE = _build_fold_table()
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip diacritics and collapse whitespace (the features' view of a text)."""
-    text = text[:MAX_CHARS].lower()
+    """Lower-case, strip diacritics, collapse whitespace, keep head and tail of long texts."""
+    if len(text) > HEAD_CHARS + TAIL_CHARS:
+        text = text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
+    text = text.lower()
     if not text.isascii():
-        text = text.translate(_FOLD_TABLE)
+        # NFKD splits off diacritics and maps compatibility forms ("…", full-width letters) to
+        # ASCII; encoding to ASCII then drops the marks in C. Scripts without an ASCII form
+        # (CJK, Cyrillic) vanish: the model has no such training data to use them anyway.
+        text = unicodedata.normalize("NFKD", text.replace("đ", "d")).encode("ascii", "ignore").decode()
     return " ".join(text.split())
 
 
-def word_tokens(folded: str) -> list[str]:
-    """Word tokens and runs of punctuation (code symbols such as ``()``, ``=>``, ``{``)."""
-    return _TOKEN.findall(folded)
+def _shape_tokens(text: str) -> list[str]:
+    # Length and line count are strong, cheap signals (pasted code, long word problems).
+    lines = text.count("\n")
+    return [
+        f"__len{min(int(math.log2(len(text) + 1)), 12)}",
+        f"__lines{min(lines, 3) if lines < 8 else 8}",
+    ]
 
 
-def word_ngrams(text: str) -> list[str]:
-    """Unigrams and bigrams of the folded text; the analyzer of the word vectorizer."""
-    tokens = _TOKEN.findall(fold(text))
+def word_ngrams_folded(folded: str) -> list[str]:
+    """Unigrams and bigrams of already folded text."""
+    tokens = _TOKEN.findall(folded)
     return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
 
 
-def char_ngrams(text: str) -> list[str]:
-    """Character 3- and 4-grams inside word boundaries; carry typos, morphology and symbols."""
-    folded = fold(text)[:MAX_CHAR_NGRAM_CHARS]
+def word_ngrams(text: str) -> list[str]:
+    """Word unigrams and bigrams plus length/line-count tokens; the word vectorizer's analyzer."""
+    return word_ngrams_folded(fold(text)) + _shape_tokens(text)
+
+
+def char_ngrams_folded(folded: str) -> list[str]:
+    """Character 4-grams inside word boundaries of already folded text."""
     grams: list[str] = []
-    for word in folded.split():
+    n = CHAR_NGRAM
+    for word in folded[:CHAR_NGRAM_CHARS].split():
         padded = f" {word} "
-        size = len(padded)
-        for n in (3, 4):
-            if size < n:
-                continue
-            grams.extend([padded[i : i + n] for i in range(size - n + 1)])
+        grams += [padded[i : i + n] for i in range(len(padded) - n + 1)]
     return grams
+
+
+def char_ngrams(text: str) -> list[str]:
+    """Character 4-grams; carry typos, morphology and code symbols. The char analyzer."""
+    return char_ngrams_folded(fold(text))
+
+
+Analyzer = Callable[[str], list[str]]
+# For the compiled predictor: analyzer -> (part computed from folded text, extra raw-text part).
+SPLIT_ANALYZERS: dict[Analyzer, tuple[Analyzer, Analyzer | None]] = {
+    word_ngrams: (word_ngrams_folded, _shape_tokens),
+    char_ngrams: (char_ngrams_folded, None),
+}

@@ -37,6 +37,7 @@ from tierroute.classifier.pipeline import (
 from tierroute.data.io import write_jsonl
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.data.splits import exclude_texts, split_rows
+from tierroute.exceptions import DataError
 from tierroute.tiers import DEFAULT_FALLBACK_TIER, under_routing_cost_matrix
 
 StepCallback = Callable[[str], None]
@@ -170,11 +171,18 @@ def train_model(
     else:
         held_out = list(eval_rows)
         train_rows = exclude_texts(rows, held_out)
-    tiers = sorted({r.tier for r in train_rows})
-    if len(tiers) < 2:
-        raise ValueError("training needs at least two tiers")
+    counts = Counter(r.tier for r in train_rows)
+    tiers = sorted(counts)
+    if len(tiers) < 3:
+        raise DataError(f"training needs rows of at least three tiers, got {dict(counts)}")
+    too_few = {tier: n for tier, n in counts.items() if n < 2 * options.cv_folds}
+    if too_few:
+        raise DataError(
+            f"tiers with fewer than {2 * options.cv_folds} training rows "
+            f"(cross-validation needs more): {too_few}"
+        )
     if options.default_tier not in tiers:
-        raise ValueError(f"default tier {options.default_tier!r} has no training rows")
+        raise DataError(f"default tier {options.default_tier!r} has no training rows")
     texts = [r.text for r in train_rows]
     labels = [r.tier for r in train_rows]
     model, oof_proba, search_log = fit_calibrated(texts, labels, options, step)
@@ -214,7 +222,7 @@ def train_model(
         threshold_target={"accepted_accuracy": options.target_accuracy, **threshold_info},
         hyperparameters={
             **search_log,
-            "features": "word 1-2 grams + char_wb 3-4 grams of diacritic-folded text, tf-idf",
+            "features": "word 1-2 grams + char_wb 4-grams (first 150 chars) of diacritic-folded text, tf-idf",
             "classifier": "LogisticRegression(class_weight=balanced) + temperature scaling",
             "cv_folds": options.cv_folds,
             "seed": options.seed,
