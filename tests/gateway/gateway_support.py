@@ -61,7 +61,8 @@ def make_config(base_url: str, **sections: Any) -> GatewayConfig:
         },
     }
     for key, value in sections.items():
-        if isinstance(value, dict) and isinstance(data.get(key), dict) and key != "tiers":
+        # Sections of settings (providers, retry) are merged; tables of models are replaced.
+        if isinstance(value, dict) and key in ("providers", "retry"):
             data[key] = {**data[key], **value}
         else:
             data[key] = value
