@@ -4,10 +4,9 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
-
 from rich.markup import escape
 from rich.table import Table
 
@@ -21,7 +20,9 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-data_app = typer.Typer(help="Labeled data: import public datasets, validate files.", no_args_is_help=True)
+data_app = typer.Typer(
+    help="Labeled data: import public datasets, validate files.", no_args_is_help=True
+)
 app.add_typer(data_app, name="data")
 
 
@@ -40,10 +41,12 @@ DataOpt = Annotated[
     typer.Option("--data", help="Labeled JSONL/CSV file or directory (repeatable)."),
 ]
 SkipOpt = Annotated[
-    bool, typer.Option("--skip-invalid", help="Leave out bad rows (still reported) instead of failing.")
+    bool,
+    typer.Option("--skip-invalid", help="Leave out bad rows (still reported) instead of failing."),
 ]
 ModelOpt = Annotated[
-    Optional[Path], typer.Option("--model", help="Model directory or models root (default: champion).")
+    Path | None,
+    typer.Option("--model", help="Model directory or models root (default: champion)."),
 ]
 
 
@@ -52,7 +55,9 @@ def _load_rows(paths: list[Path], skip_invalid: bool) -> Any:
 
     result = read_labeled(paths, skip_invalid=skip_invalid)
     for issue in result.issues:
-        err_console.print(f"[yellow]skipped[/] {escape(str(issue))}", highlight=False, soft_wrap=True)
+        err_console.print(
+            f"[yellow]skipped[/] {escape(str(issue))}", highlight=False, soft_wrap=True
+        )
     if result.duplicates:
         console.print(f"merged {result.duplicates} duplicate row(s) (same text, same tier)")
     return result
@@ -80,15 +85,22 @@ def _metrics_table(title: str, routers: dict[str, Any]) -> Table:
 @fail_on_errors
 def train(
     data: DataOpt = [Path("data/raw")],  # noqa: B006  (typer needs a literal default)
-    out: Annotated[Path, typer.Option(help="Models root to write models/<id>/ into.")] = Path("models"),
+    out: Annotated[Path, typer.Option(help="Models root to write models/<id>/ into.")] = Path(
+        "models"
+    ),
     target_accuracy: Annotated[
         float, typer.Option(help="Accuracy the accepted (non-fallback) decisions must reach.")
     ] = 0.95,
-    default_tier: Annotated[str, typer.Option(help="Tier used when confidence is too low.")] = "moderate_conv",
+    default_tier: Annotated[
+        str, typer.Option(help="Tier used when confidence is too low.")
+    ] = "moderate_conv",
     under_weight: Annotated[
-        float, typer.Option(help="Cost of under-routing relative to over-routing (0: plain argmax).")
+        float,
+        typer.Option(help="Cost of under-routing relative to over-routing (0: plain argmax)."),
     ] = TrainOptions.under_routing_weight,
-    eval_fraction: Annotated[float, typer.Option(help="Share of each tier/language held out.")] = 0.15,
+    eval_fraction: Annotated[
+        float, typer.Option(help="Share of each tier/language held out.")
+    ] = 0.15,
     skip_invalid: SkipOpt = False,
     promote: Annotated[bool, typer.Option(help="Make the new model the champion.")] = True,
 ) -> None:
@@ -136,9 +148,9 @@ def train(
 def eval_command(
     data: DataOpt,
     model: ModelOpt = None,
-    out: Annotated[Path, typer.Option(help="Directory for report.json, report.md and plots.")] = Path(
-        "reports/eval"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Directory for report.json, report.md and plots.")
+    ] = Path("reports/eval"),
     by_source: Annotated[
         bool,
         typer.Option(
@@ -163,16 +175,31 @@ def eval_command(
         pool = list(loaded.rows)
         if train_data:
             seen = {normalize_text(r.text) for r in pool}
-            pool += [r for r in _load_rows(train_data, skip_invalid).rows if normalize_text(r.text) not in seen]
+            pool += [
+                r
+                for r in _load_rows(train_data, skip_invalid).rows
+                if normalize_text(r.text) not in seen
+            ]
         sources = {r.source for r in pool}
         with progress_bar("leave-one-source-out", len(sources)) as advance:
-            loso = leave_one_source_out(pool, TrainOptions(c_grid=(30.0,)), step=lambda _: advance(1))
+            loso = leave_one_source_out(
+                pool, TrainOptions(c_grid=(30.0,)), step=lambda _: advance(1)
+            )
     with progress_bar("evaluating", None):
         report = write_report(tier_model, loaded.rows, out, [str(p) for p in loaded.files], loso)
-    console.print(_metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"]))
+    console.print(
+        _metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"])
+    )
     if loso:
         table = Table(title="leave one source out")
-        for column in ("source", "n", "model acc", "model macro-F1", "under-routing", "heuristic acc"):
+        for column in (
+            "source",
+            "n",
+            "model acc",
+            "model macro-F1",
+            "under-routing",
+            "heuristic acc",
+        ):
             table.add_column(column)
         for source, r in loso.items():
             table.add_row(
@@ -190,13 +217,13 @@ def eval_command(
 @app.command()
 @fail_on_errors
 def classify(
-    text: Annotated[Optional[str], typer.Argument(help="One query to classify.")] = None,
+    text: Annotated[str | None, typer.Argument(help="One query to classify.")] = None,
     input: Annotated[
-        Optional[Path], typer.Option("--input", help="JSONL (or CSV) rows with a `text` field.")
+        Path | None, typer.Option("--input", help="JSONL (or CSV) rows with a `text` field.")
     ] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", help="Where to write JSONL.")] = None,
+    output: Annotated[Path | None, typer.Option("--output", help="Where to write JSONL.")] = None,
     baseline: Annotated[
-        Optional[str], typer.Option(help="Use a baseline instead of the model: `heuristic`.")
+        str | None, typer.Option(help="Use a baseline instead of the model: `heuristic`.")
     ] = None,
     model: ModelOpt = None,
 ) -> None:
@@ -222,7 +249,9 @@ def classify(
             chunk = rows[start : start + 512]
             decisions.extend(router.predict_batch([r["text"] for r in chunk]))
             advance(len(chunk))
-    enriched = ({**row, **decision.to_dict()} for row, decision in zip(rows, decisions, strict=True))
+    enriched = (
+        {**row, **decision.to_dict()} for row, decision in zip(rows, decisions, strict=True)
+    )
     if output is None:
         for row in enriched:
             typer.echo(json.dumps(row, ensure_ascii=False))
@@ -234,11 +263,17 @@ def classify(
 @data_app.command("import")
 @fail_on_errors
 def data_import(
-    name: Annotated[str, typer.Argument(help="clinc150 | gsm8k | gpteacher | code_alpaca | dolly_open_qa")],
-    path: Annotated[Path, typer.Argument(help="The dataset's folder (e.g. ../shared/datasets/gsm8k).")],
-    out: Annotated[Path, typer.Option(help="JSONL file to write (appends are not done: one file per import).")],
+    name: Annotated[
+        str, typer.Argument(help="clinc150 | gsm8k | gpteacher | code_alpaca | dolly_open_qa")
+    ],
+    path: Annotated[
+        Path, typer.Argument(help="The dataset's folder (e.g. ../shared/datasets/gsm8k).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="JSONL file to write (appends are not done: one file per import).")
+    ],
     limit: Annotated[
-        Optional[int], typer.Option(help="Keep at most N rows per tier (deterministic sample).")
+        int | None, typer.Option(help="Keep at most N rows per tier (deterministic sample).")
     ] = None,
 ) -> None:
     """Import a public labeled dataset, mapping its rows to tiers by the labeling policy."""
@@ -251,14 +286,18 @@ def data_import(
         result = import_dataset(name, path, limit)
     count = write_jsonl((r.to_json() for r in result.rows), out)
     tiers = Counter(r.tier for r in result.rows)
-    console.print(f"wrote {count} rows to {out}: " + ", ".join(f"{k} {v}" for k, v in sorted(tiers.items())))
+    console.print(
+        f"wrote {count} rows to {out}: " + ", ".join(f"{k} {v}" for k, v in sorted(tiers.items()))
+    )
     for reason, skipped in sorted(result.skipped.items()):
         console.print(f"  left out {skipped}: {reason}")
 
 
 @data_app.command("validate")
 @fail_on_errors
-def data_validate(data: Annotated[list[Path], typer.Argument(help="Files or directories.")]) -> None:
+def data_validate(
+    data: Annotated[list[Path], typer.Argument(help="Files or directories.")],
+) -> None:
     """Check labeled files; print every bad row (file:line: field: problem)."""
     from collections import Counter
 
@@ -278,13 +317,13 @@ def data_validate(data: Annotated[list[Path], typer.Argument(help="Files or dire
 @fail_on_errors
 def serve(
     config: Annotated[
-        Optional[Path], typer.Option(help="Gateway TOML config (default: built-in config).")
+        Path | None, typer.Option(help="Gateway TOML config (default: built-in config).")
     ] = None,
     model: Annotated[
-        Optional[Path], typer.Option(help="Model directory or models root (default: champion).")
+        Path | None, typer.Option(help="Model directory or models root (default: champion).")
     ] = None,
-    host: Annotated[Optional[str], typer.Option(help="Bind address (default 127.0.0.1).")] = None,
-    port: Annotated[Optional[int], typer.Option(help="Port (default 8000).")] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
 ) -> None:
     """Serve the classifier and the OpenAI-compatible gateway (uvicorn)."""
     from tierroute.service.server import run

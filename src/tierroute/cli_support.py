@@ -13,7 +13,13 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from tierroute.exceptions import ConfigError, DataError, ModelError, TierrouteError, ValidationFailed
+from tierroute.exceptions import (
+    ConfigError,
+    DataError,
+    ModelError,
+    TierrouteError,
+    ValidationFailed,
+)
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,7 +44,9 @@ def fail_on_errors(func: Callable[P, R]) -> Callable[P, R]:
             return func(*args, **kwargs)
         except TierrouteError as exc:
             code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+            err_console.print(
+                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
+            )
             raise typer.Exit(code) from exc
 
     return wrapper
@@ -48,7 +56,11 @@ def fail_on_errors(func: Callable[P, R]) -> Callable[P, R]:
 def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
     """A rich progress bar when attached to a terminal; a silent counter otherwise."""
     if not sys.stderr.isatty():
-        yield lambda _n=1: None
+
+        def ignore(_n: int = 1) -> None:
+            return None
+
+        yield ignore
         return
     with Progress(
         TextColumn("[bold]{task.description}"),
@@ -59,4 +71,8 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         transient=True,
     ) as progress:
         task = progress.add_task(description, total=total)
-        yield lambda n=1: progress.advance(task, n)
+
+        def advance(n: int = 1) -> None:
+            progress.advance(task, n)
+
+        yield advance

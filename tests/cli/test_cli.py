@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from tierroute.cli import app
 from tests.conftest import sample_rows
+from tierroute.cli import app
 
 runner = CliRunner()
 
@@ -17,7 +17,12 @@ runner = CliRunner()
 @pytest.fixture(scope="module")
 def labeled(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("data") / "small.jsonl"
-    path.write_text("".join(json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in sample_rows(70, seed=3)), encoding="utf-8")
+    path.write_text(
+        "".join(
+            json.dumps(r.to_json(), ensure_ascii=False) + "\n" for r in sample_rows(70, seed=3)
+        ),
+        encoding="utf-8",
+    )
     return path
 
 
@@ -31,7 +36,15 @@ def trained(labeled: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_every_command_has_help() -> None:
-    for command in (["--help"], ["train", "--help"], ["eval", "--help"], ["classify", "--help"], ["serve", "--help"], ["data", "import", "--help"], ["data", "validate", "--help"]):
+    for command in (
+        ["--help"],
+        ["train", "--help"],
+        ["eval", "--help"],
+        ["classify", "--help"],
+        ["serve", "--help"],
+        ["data", "import", "--help"],
+        ["data", "validate", "--help"],
+    ):
         result = runner.invoke(app, command)
         assert result.exit_code == 0, (command, result.output)
         assert "Usage" in result.output
@@ -41,32 +54,53 @@ def test_classify_one_query(trained: Path) -> None:
     result = runner.invoke(app, ["classify", "Where is my order?", "--model", str(trained)])
     assert result.exit_code == 0, result.output
     decision = json.loads(result.output)
-    assert {"tier", "confidence", "probabilities", "fallback", "reason", "model_id"} <= set(decision)
+    assert {"tier", "confidence", "probabilities", "fallback", "reason", "model_id"} <= set(
+        decision
+    )
     assert len(decision["probabilities"]) == 4
 
 
 def test_classify_batch_keeps_rows_and_adds_decisions(trained: Path, tmp_path: Path) -> None:
     source = tmp_path / "in.jsonl"
-    source.write_text('{"id": 1, "text": "hello"}\n{"id": 2, "text": "viet ham python dao nguoc chuoi"}\n', encoding="utf-8")
+    source.write_text(
+        '{"id": 1, "text": "hello"}\n{"id": 2, "text": "viet ham python dao nguoc chuoi"}\n',
+        encoding="utf-8",
+    )
     out = tmp_path / "out.jsonl"
-    result = runner.invoke(app, ["classify", "--input", str(source), "--output", str(out), "--model", str(trained)])
+    result = runner.invoke(
+        app, ["classify", "--input", str(source), "--output", str(out), "--model", str(trained)]
+    )
     assert result.exit_code == 0, result.output
     rows = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
     assert [r["id"] for r in rows] == [1, 2]
     assert all({"tier", "confidence", "probabilities", "fallback"} <= set(r) for r in rows)
     heur = runner.invoke(app, ["classify", "--input", str(source), "--baseline", "heuristic"])
     assert heur.exit_code == 0
-    assert [json.loads(line)["model_id"] for line in heur.output.splitlines()] == ["keyword-heuristic"] * 2
+    assert [json.loads(line)["model_id"] for line in heur.output.splitlines()] == [
+        "keyword-heuristic"
+    ] * 2
 
 
 def test_eval_writes_report_and_plots(trained: Path, labeled: Path, tmp_path: Path) -> None:
     out = tmp_path / "report"
-    result = runner.invoke(app, ["eval", "--data", str(labeled), "--model", str(trained), "--out", str(out)])
+    result = runner.invoke(
+        app, ["eval", "--data", str(labeled), "--model", str(trained), "--out", str(out)]
+    )
     assert result.exit_code == 0, result.output
     report = json.loads((out / "report.json").read_text())
     assert set(report["routers"]) == {"model", "heuristic"}
     model = report["routers"]["model"]
-    assert {"accuracy", "macro_f1", "under_routing_rate", "over_routing_rate", "by_source", "by_lang", "calibration", "coverage", "cost"} <= set(model)
+    assert {
+        "accuracy",
+        "macro_f1",
+        "under_routing_rate",
+        "over_routing_rate",
+        "by_source",
+        "by_lang",
+        "calibration",
+        "coverage",
+        "cost",
+    } <= set(model)
     assert model["macro_f1"] > report["routers"]["heuristic"]["macro_f1"]
     for name in ("confusion.png", "reliability.png", "coverage.png", "cost.png"):
         assert (out / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -82,8 +116,22 @@ def test_eval_by_source_trains_without_each_source(trained: Path, tmp_path: Path
     seen: set[str] = set()
     unique = [r for r in rows if not (r["text"] in seen or seen.add(r["text"]))]
     path = tmp_path / "multi.jsonl"
-    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in unique), encoding="utf-8")
-    result = runner.invoke(app, ["eval", "--data", str(path), "--model", str(trained), "--out", str(tmp_path / "r"), "--by-source"])
+    path.write_text(
+        "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in unique), encoding="utf-8"
+    )
+    result = runner.invoke(
+        app,
+        [
+            "eval",
+            "--data",
+            str(path),
+            "--model",
+            str(trained),
+            "--out",
+            str(tmp_path / "r"),
+            "--by-source",
+        ],
+    )
     assert result.exit_code == 0, result.output
     loso = json.loads((tmp_path / "r" / "report.json").read_text())["leave_one_source_out"]
     assert set(loso) == {"s1", "s2", "s3"}
@@ -92,12 +140,17 @@ def test_eval_by_source_trains_without_each_source(trained: Path, tmp_path: Path
 
 def test_bad_rows_fail_with_file_line_field(tmp_path: Path) -> None:
     bad = tmp_path / "bad.jsonl"
-    bad.write_text('{"text": "ok", "tier": "simple_faq"}\n{"text": "", "tier": "simple_faq"}\n{"text": "x", "tier": "mystery"}\n', encoding="utf-8")
+    bad.write_text(
+        '{"text": "ok", "tier": "simple_faq"}\n{"text": "", "tier": "simple_faq"}\n{"text": "x", "tier": "mystery"}\n',
+        encoding="utf-8",
+    )
     result = runner.invoke(app, ["data", "validate", str(bad)])
     assert result.exit_code == 3
     assert f"{bad}:2: text: empty" in result.output
     assert f"{bad}:3: tier: unknown tier 'mystery'" in result.output
-    skipped = runner.invoke(app, ["train", "--data", str(bad), "--out", str(tmp_path / "m"), "--skip-invalid"])
+    skipped = runner.invoke(
+        app, ["train", "--data", str(bad), "--out", str(tmp_path / "m"), "--skip-invalid"]
+    )
     assert skipped.exit_code == 3  # one valid row is not enough to train, and it says why
     assert "skipped" in skipped.output and "at least three tiers" in skipped.output
     assert "Traceback" not in skipped.output
@@ -106,9 +159,16 @@ def test_bad_rows_fail_with_file_line_field(tmp_path: Path) -> None:
 def test_data_import_writes_jsonl_and_reports_left_out_rows(tmp_path: Path) -> None:
     folder = tmp_path / "gsm"
     folder.mkdir()
-    (folder / "train.jsonl").write_text("\n".join(json.dumps({"question": f"Ann has {i} apples. How many?", "answer": "#### 1"}) for i in range(12)))
+    (folder / "train.jsonl").write_text(
+        "\n".join(
+            json.dumps({"question": f"Ann has {i} apples. How many?", "answer": "#### 1"})
+            for i in range(12)
+        )
+    )
     out = tmp_path / "p.jsonl"
-    result = runner.invoke(app, ["data", "import", "gsm8k", str(folder), "--out", str(out), "--limit", "10"])
+    result = runner.invoke(
+        app, ["data", "import", "gsm8k", str(folder), "--out", str(out), "--limit", "10"]
+    )
     assert result.exit_code == 0, result.output
     assert len(out.read_text().splitlines()) == 10
     assert "left out 2" in result.output
@@ -116,7 +176,12 @@ def test_data_import_writes_jsonl_and_reports_left_out_rows(tmp_path: Path) -> N
 
 def test_console_script_runs_and_fails_cleanly_without_model(tmp_path: Path) -> None:
     exe = Path(sys.executable).with_name("tierroute")
-    done = subprocess.run([str(exe), "classify", "hi", "--model", str(tmp_path)], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(
+        [str(exe), "classify", "hi", "--model", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 4
     assert "tierroute train" in done.stderr
     assert "Traceback" not in done.stderr

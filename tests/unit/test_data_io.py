@@ -53,14 +53,19 @@ def test_conflicting_labels_across_files_are_errors_on_both(tmp_path: Path) -> N
 
 
 def test_duplicates_with_same_label_are_merged_and_counted(tmp_path: Path) -> None:
-    path = write(tmp_path / "a.jsonl", [row("Hi there", "simple_faq"), row("hi  THERE", "simple_faq")])
+    path = write(
+        tmp_path / "a.jsonl", [row("Hi there", "simple_faq"), row("hi  THERE", "simple_faq")]
+    )
     result = read_labeled([path])
     assert len(result.rows) == 1 and result.duplicates == 1
 
 
 def test_csv_with_text_and_tier_columns(tmp_path: Path) -> None:
     path = tmp_path / "q.csv"
-    path.write_text('text,tier\n"where, exactly, is it?",simple_faq\nchao shop oi cho minh hoi,simple_faq\n', encoding="utf-8")
+    path.write_text(
+        'text,tier\n"where, exactly, is it?",simple_faq\nchao shop oi cho minh hoi,simple_faq\n',
+        encoding="utf-8",
+    )
     result = read_labeled([path])
     assert [r.text for r in result.rows] == ["where, exactly, is it?", "chao shop oi cho minh hoi"]
     assert [r.lang for r in result.rows] == ["en", "vi"]

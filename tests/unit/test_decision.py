@@ -23,7 +23,9 @@ def test_low_confidence_falls_back_to_default_tier_with_reason() -> None:
 
 
 def test_cost_matrix_prefers_safe_tier_when_top_class_is_risky() -> None:
-    matrix = tuple(tuple(r) for r in under_routing_cost_matrix(TIERS, under_cost=5.0, over_cost=1.0))
+    matrix = tuple(
+        tuple(r) for r in under_routing_cost_matrix(TIERS, under_cost=5.0, over_cost=1.0)
+    )
     policy = DecisionPolicy(TIERS, 0.0, "moderate_conv", matrix)
     # simple_faq is most likely, but a 30 % chance of complex_reasoning makes under-routing costly
     decision = policy.decide([0.0, 0.3, 0.0, 0.7], "m")

@@ -46,7 +46,17 @@ def test_rule2_long_query_is_complex_even_with_faq_words() -> None:
 
 
 @pytest.mark.parametrize(
-    "text", ["what is a refund", "how to pay", "where", "when do you open", "faq", "help", "support", "ok?"]
+    "text",
+    [
+        "what is a refund",
+        "how to pay",
+        "where",
+        "when do you open",
+        "faq",
+        "help",
+        "support",
+        "ok?",
+    ],
 )
 def test_rule3_short_faq_keywords(text: str) -> None:
     assert heuristic_tier(text) == "simple_faq"

@@ -7,7 +7,11 @@ import pytest
 from tierroute.data.importers import dolly_tier, import_dataset
 from tierroute.exceptions import DataError
 
-SHARED = Path(__file__).resolve().parents[3] / "shared" / "datasets"
+SHARED = Path(
+    os.environ.get(
+        "TIERROUTE_SHARED_DATASETS", Path(__file__).resolve().parents[3] / "shared" / "datasets"
+    )
+)
 
 
 def make_clinc(root: Path) -> Path:
@@ -34,7 +38,12 @@ def test_instruction_and_input_are_joined_for_code_alpaca(tmp_path: Path) -> Non
     folder = tmp_path / "ca"
     folder.mkdir()
     (folder / "code_alpaca_2k.json").write_text(
-        json.dumps([{"instruction": "Sort the list", "input": "[3, 1]", "output": ""}, {"instruction": "Say hi in JS", "input": "", "output": ""}])
+        json.dumps(
+            [
+                {"instruction": "Sort the list", "input": "[3, 1]", "output": ""},
+                {"instruction": "Say hi in JS", "input": "", "output": ""},
+            ]
+        )
     )
     rows = import_dataset("code_alpaca", folder).rows
     assert [r.text for r in rows] == ["Sort the list\n\n[3, 1]", "Say hi in JS"]
@@ -67,7 +76,9 @@ def test_dolly_tier_rule() -> None:
 def test_limit_is_deterministic_per_tier(tmp_path: Path) -> None:
     folder = tmp_path / "gsm"
     folder.mkdir()
-    (folder / "train.jsonl").write_text("\n".join(json.dumps({"question": f"q {i}?", "answer": "#### 1"}) for i in range(30)))
+    (folder / "train.jsonl").write_text(
+        "\n".join(json.dumps({"question": f"q {i}?", "answer": "#### 1"}) for i in range(30))
+    )
     first = import_dataset("gsm8k", folder, limit=5)
     assert len(first.rows) == 5
     assert first.rows == import_dataset("gsm8k", folder, limit=5).rows
@@ -81,9 +92,13 @@ def test_unknown_dataset_and_wrong_folder(tmp_path: Path) -> None:
         import_dataset("gsm8k", tmp_path)
 
 
-@pytest.mark.skipif(not SHARED.is_dir() and os.environ.get("CI") != "true", reason="public datasets not present")
+@pytest.mark.skipif(
+    not SHARED.is_dir() and os.environ.get("CI") != "true", reason="public datasets not present"
+)
 def test_real_public_datasets_import_with_expected_counts() -> None:
-    counts = {name: len(import_dataset(name, SHARED / name).rows) for name in ("gsm8k", "code_alpaca")}
+    counts = {
+        name: len(import_dataset(name, SHARED / name).rows) for name in ("gsm8k", "code_alpaca")
+    }
     assert counts == {"gsm8k": 7473, "code_alpaca": 2017}
     gpteacher = import_dataset("gpteacher", SHARED / "gpteacher")
     assert {r.source for r in gpteacher.rows} == {"gpteacher-codegen", "gpteacher-roleplay"}

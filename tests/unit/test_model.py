@@ -3,8 +3,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from tierroute import load_model
 from tests.conftest import sample_rows
+from tierroute import load_model
 
 
 def test_compiled_predictor_matches_sklearn_on_thousands_of_queries(small_models_dir: Path) -> None:

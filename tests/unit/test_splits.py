@@ -17,7 +17,9 @@ def test_split_is_deterministic_stratified_and_leak_free() -> None:
     train, held = split_rows(rows(), 0.25, seed=0)
     again = split_rows(rows(), 0.25, seed=0)
     assert (train, held) == again
-    assert Counter((r.tier, r.lang) for r in held) == {k: 10 for k in [("a", "en"), ("a", "vi"), ("b", "en"), ("b", "vi")]}
+    assert Counter((r.tier, r.lang) for r in held) == {
+        k: 10 for k in [("a", "en"), ("a", "vi"), ("b", "en"), ("b", "vi")]
+    }
     train_keys = {normalize_text(r.text) for r in train}
     assert not train_keys & {normalize_text(r.text) for r in held}
     assert len(train) + len(held) == 160
@@ -29,5 +31,7 @@ def test_other_seed_gives_other_split() -> None:
 
 def test_exclude_texts_uses_normalized_text() -> None:
     banned = [LabeledRow("Đơn Hàng", "a", "s", "vi")]
-    kept = exclude_texts([LabeledRow("don hang", "a", "s", "vi"), LabeledRow("other", "a", "s", "en")], banned)
+    kept = exclude_texts(
+        [LabeledRow("don hang", "a", "s", "vi"), LabeledRow("other", "a", "s", "en")], banned
+    )
     assert [r.text for r in kept] == ["other"]

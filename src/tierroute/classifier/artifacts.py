@@ -111,7 +111,9 @@ def verify_artifact(model_dir: Path, card: ModelCard) -> None:
         if card.library_versions.get(name) != installed[name]
     }
     if wrong:
-        detail = ", ".join(f"{n} {built} (built) vs {now} (installed)" for n, (built, now) in wrong.items())
+        detail = ", ".join(
+            f"{n} {built} (built) vs {now} (installed)" for n, (built, now) in wrong.items()
+        )
         raise VersionMismatch(
             f"{model_dir}: built with other library versions: {detail}; retrain with "
             "`tierroute train` or install the recorded versions"

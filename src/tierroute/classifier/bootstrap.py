@@ -17,7 +17,9 @@ def ensure_champion(models_dir: Path, data_dir: Path) -> Path:
     current = champion_id(models_dir)
     if current is not None and (models_dir / current).is_dir():
         return models_dir / current
-    logger.warning("no champion model in %s: training the default model from %s", models_dir, data_dir)
+    logger.warning(
+        "no champion model in %s: training the default model from %s", models_dir, data_dir
+    )
     loaded = read_labeled([data_dir])
     result = train_model(loaded.rows, models_dir, data_files=[str(p) for p in loaded.files])
     return result.model_dir

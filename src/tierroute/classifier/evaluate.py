@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -68,7 +69,7 @@ def calibration_summary(
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = []
     ece = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in pairwise(edges):
         mask = (confidence > low) & (confidence <= high) if low > 0 else confidence <= high
         count = int(mask.sum())
         if count == 0:
@@ -77,7 +78,15 @@ def calibration_summary(
         conf = float(confidence[mask].mean())
         acc = float(correct[mask].mean())
         ece += count / len(confidence) * abs(conf - acc)
-        bins.append({"low": float(low), "high": float(high), "n": count, "confidence": conf, "accuracy": acc})
+        bins.append(
+            {
+                "low": float(low),
+                "high": float(high),
+                "n": count,
+                "confidence": conf,
+                "accuracy": acc,
+            }
+        )
     return {"ece": float(ece), "bins": bins}
 
 
@@ -138,9 +147,7 @@ def evaluate_router(
     correct = np.array([t == p for t, p in zip(y_true, raw_pred, strict=True)])
     metrics = classification_metrics(y_true, routed, labels)
     metrics["raw"] = {
-        k: v
-        for k, v in classification_metrics(y_true, raw_pred, labels).items()
-        if k != "per_tier"
+        k: v for k, v in classification_metrics(y_true, raw_pred, labels).items() if k != "per_tier"
     }
     metrics["fallback_rate"] = float(np.mean([d.fallback for d in decisions])) if rows else 0.0
     metrics["threshold"] = policy.threshold

@@ -15,6 +15,7 @@ import math
 import re
 import unicodedata
 from collections.abc import Callable
+from itertools import pairwise
 
 # Long texts: the instruction is usually at the start or at the end ("... summarize the above"),
 # so features see the head and the tail; the middle adds little signal but costs time.
@@ -36,7 +37,9 @@ def fold(text: str) -> str:
         # NFKD splits off diacritics and maps compatibility forms ("…", full-width letters) to
         # ASCII; encoding to ASCII then drops the marks in C. Scripts without an ASCII form
         # (CJK, Cyrillic) vanish: the model has no such training data to use them anyway.
-        text = unicodedata.normalize("NFKD", text.replace("đ", "d")).encode("ascii", "ignore").decode()
+        text = (
+            unicodedata.normalize("NFKD", text.replace("đ", "d")).encode("ascii", "ignore").decode()
+        )
     return " ".join(text.split())
 
 
@@ -52,7 +55,7 @@ def _shape_tokens(text: str) -> list[str]:
 def word_ngrams_folded(folded: str) -> list[str]:
     """Unigrams and bigrams of already folded text."""
     tokens = _TOKEN.findall(folded)
-    return tokens + [a + " " + b for a, b in zip(tokens, tokens[1:], strict=False)]
+    return tokens + [a + " " + b for a, b in pairwise(tokens)]
 
 
 def word_ngrams(text: str) -> list[str]:

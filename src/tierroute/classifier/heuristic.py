@@ -15,7 +15,18 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 
 from tierroute.tiers import CODE_GEN, COMPLEX_REASONING, DEFAULT_TIERS, MODERATE_CONV, SIMPLE_FAQ
 
-CODE_KEYWORDS = ("function", "code", "python", "javascript", "api", "class", "def ", "import ", "=>", "()")
+CODE_KEYWORDS = (
+    "function",
+    "code",
+    "python",
+    "javascript",
+    "api",
+    "class",
+    "def ",
+    "import ",
+    "=>",
+    "()",
+)
 REASONING_KEYWORDS = (
     "analyze",
     "compare",

@@ -26,7 +26,9 @@ class TierModel:
         self.model_id = card.model_id
         self.compiled = CompiledPredictor(estimator)
         if list(self.compiled.classes) != card.tiers:
-            raise ValueError(f"artifact classes {self.compiled.classes} differ from card {card.tiers}")
+            raise ValueError(
+                f"artifact classes {self.compiled.classes} differ from card {card.tiers}"
+            )
         self.tiers: tuple[str, ...] = self.compiled.classes
         cost = tuple(tuple(row) for row in card.cost_matrix) if card.cost_matrix else None
         self.policy = DecisionPolicy(self.tiers, card.threshold, card.default_tier, cost)

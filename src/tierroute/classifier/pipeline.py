@@ -30,7 +30,10 @@ def build_pipeline(C: float = 10.0, min_df: int = 1, use_char: bool = True) -> P
     ]
     if use_char:
         blocks.append(
-            ("char", TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True, min_df=max(2, min_df)))
+            (
+                "char",
+                TfidfVectorizer(analyzer=char_ngrams, sublinear_tf=True, min_df=max(2, min_df)),
+            )
         )
     return Pipeline(
         [

@@ -9,8 +9,8 @@ from typing import Any
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
 
 def plot_confusions(reports: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
@@ -24,8 +24,15 @@ def plot_confusions(reports: Mapping[str, Mapping[str, Any]], path: Path) -> Pat
         ax.imshow(share, cmap="Blues", vmin=0, vmax=1)
         for i in range(len(labels)):
             for j in range(len(labels)):
-                ax.text(j, i, f"{int(matrix[i, j])}", ha="center", va="center",
-                        color="white" if share[i, j] > 0.5 else "black", fontsize=9)
+                ax.text(
+                    j,
+                    i,
+                    f"{int(matrix[i, j])}",
+                    ha="center",
+                    va="center",
+                    color="white" if share[i, j] > 0.5 else "black",
+                    fontsize=9,
+                )
         ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=8)
         ax.set_yticks(range(len(labels)), labels, fontsize=8)
         ax.set_xlabel("routed tier")
@@ -44,8 +51,13 @@ def plot_reliability(report: Mapping[str, Any], path: Path) -> Path:
     ax.plot([0, 1], [0, 1], "--", color="grey", label="perfect calibration")
     ax.plot([b["confidence"] for b in bins], [b["accuracy"] for b in bins], "o-", label="model")
     for b in bins:
-        ax.annotate(str(b["n"]), (b["confidence"], b["accuracy"]), fontsize=7,
-                    textcoords="offset points", xytext=(3, -10))
+        ax.annotate(
+            str(b["n"]),
+            (b["confidence"], b["accuracy"]),
+            fontsize=7,
+            textcoords="offset points",
+            xytext=(3, -10),
+        )
     ax.set_xlabel("confidence (top probability)")
     ax.set_ylabel("accuracy")
     ax.set_title(f"Reliability (ECE {report['calibration']['ece']:.3f})")
@@ -63,7 +75,12 @@ def plot_coverage(report: Mapping[str, Any], path: Path) -> Path:
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
     ax.plot(thresholds, [c["coverage"] for c in curve], label="coverage (not falling back)")
     ax.plot(thresholds, [c["accuracy"] for c in curve], label="accuracy of accepted")
-    ax.axvline(report["threshold"], color="grey", linestyle=":", label=f"threshold {report['threshold']:.2f}")
+    ax.axvline(
+        report["threshold"],
+        color="grey",
+        linestyle=":",
+        label=f"threshold {report['threshold']:.2f}",
+    )
     ax.set_xlabel("confidence threshold")
     ax.set_ylim(0, 1.02)
     ax.legend(loc="lower left")
@@ -81,11 +98,18 @@ def plot_costs(reports: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
     top = next(iter(reports.values()))["cost"]["per_1000_top_tier_usd"]
     under = [100 * reports[n]["under_routing_rate"] for n in names]
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
-    bars = ax.bar([*names, "all on top tier"], [*routed, top], color=["#4c72b0"] * len(names) + ["#c44e52"])
+    bars = ax.bar(
+        [*names, "all on top tier"], [*routed, top], color=["#4c72b0"] * len(names) + ["#c44e52"]
+    )
     for bar, rate in zip(bars, [*under, 0.0], strict=True):
-        ax.annotate(f"under-routed {rate:.1f}%" if bar.get_x() < len(names) - 0.5 else "",
-                    (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center",
-                    fontsize=8, textcoords="offset points", xytext=(0, 3))
+        ax.annotate(
+            f"under-routed {rate:.1f}%" if bar.get_x() < len(names) - 0.5 else "",
+            (bar.get_x() + bar.get_width() / 2, bar.get_height()),
+            ha="center",
+            fontsize=8,
+            textcoords="offset points",
+            xytext=(0, 3),
+        )
     ax.set_ylabel("USD per 1,000 requests")
     ax.set_title("Expected cost (price table of the report)")
     fig.tight_layout()

@@ -24,7 +24,9 @@ def compare_routers(model: TierModel, rows: Sequence[LabeledRow]) -> dict[str, A
     heuristic = KeywordHeuristic(model.tiers).fit(texts)
     return {
         "model": evaluate_router(rows, model.predict_proba(texts), model.tiers, model.policy),
-        "heuristic": evaluate_router(rows, heuristic.predict_proba(texts), list(heuristic.classes_)),
+        "heuristic": evaluate_router(
+            rows, heuristic.predict_proba(texts), list(heuristic.classes_)
+        ),
     }
 
 
@@ -48,7 +50,9 @@ def leave_one_source_out(
         if len(held) < min_rows or len({r.tier for r in train}) < 2:
             continue
         step(f"leave out {source}")
-        model, _, _ = fit_calibrated([r.text for r in train], [r.tier for r in train], fixed, lambda _: None)
+        model, _, _ = fit_calibrated(
+            [r.text for r in train], [r.tier for r in train], fixed, lambda _: None
+        )
         proba = model.predict_proba([r.text for r in held])
         texts = [r.text for r in held]
         heuristic = KeywordHeuristic(list(model.classes_)).fit(texts)
@@ -103,9 +107,17 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "|---|---|---|---|---|",
     ]
     for tier, m in model["per_tier"].items():
-        lines.append(f"| {tier} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |")
+        lines.append(
+            f"| {tier} | {m['precision']:.3f} | {m['recall']:.3f} | {m['f1']:.3f} | {m['support']} |"
+        )
     for title, key in (("By language", "by_lang"), ("By source", "by_source")):
-        lines += ["", f"## {title}", "", "| group | n | model macro-F1 | model under-routing | heuristic macro-F1 |", "|---|---|---|---|---|"]
+        lines += [
+            "",
+            f"## {title}",
+            "",
+            "| group | n | model macro-F1 | model under-routing | heuristic macro-F1 |",
+            "|---|---|---|---|---|",
+        ]
         for group, m in model[key].items():
             h = heuristic[key].get(group, {})
             lines.append(
@@ -130,10 +142,18 @@ def render_markdown(report: Mapping[str, Any]) -> str:
     lines += [f"![{name}]({name})" for name in report["plots"]]
     misrouted = report.get("misrouted", [])
     if misrouted:
-        lines += ["", "## Misrouted examples (model)", "", "| true | routed | confidence | text |", "|---|---|---|---|"]
+        lines += [
+            "",
+            "## Misrouted examples (model)",
+            "",
+            "| true | routed | confidence | text |",
+            "|---|---|---|---|",
+        ]
         for item in misrouted:
             text = item["text"].replace("|", "\\|").replace("\n", " ")[:140]
-            lines.append(f"| {item['true']} | {item['routed']} | {item['confidence']:.2f} | {text} |")
+            lines.append(
+                f"| {item['true']} | {item['routed']} | {item['confidence']:.2f} | {text} |"
+            )
     return "\n".join(lines) + "\n"
 
 
@@ -155,12 +175,18 @@ def write_report(
         plot_costs(routers, out_dir / "cost.png").name,
     ]
     decisions = model.predict_batch([r.text for r in rows])
-    misrouted = [
-        {"text": r.text, "true": r.tier, "routed": d.tier, "confidence": d.confidence, "source": r.source}
+    misrouted: list[dict[str, Any]] = [
+        {
+            "text": r.text,
+            "true": r.tier,
+            "routed": d.tier,
+            "confidence": d.confidence,
+            "source": r.source,
+        }
         for r, d in zip(rows, decisions, strict=True)
         if d.tier != r.tier
     ]
-    misrouted.sort(key=lambda m: -m["confidence"])
+    misrouted.sort(key=lambda m: -float(m["confidence"]))
     report: dict[str, Any] = {
         "model_id": model.model_id,
         "default_tier": model.default_tier,

@@ -104,7 +104,11 @@ def choose_threshold(
                 "met": 1.0,
             }
     # Unreachable target: keep the most accurate non-trivial threshold and say so in the card.
-    return 0.99, {"coverage": float((confidence >= 0.99).mean()), "accepted_accuracy": float("nan"), "met": 0.0}
+    return 0.99, {
+        "coverage": float((confidence >= 0.99).mean()),
+        "accepted_accuracy": float("nan"),
+        "met": 0.0,
+    }
 
 
 def fit_calibrated(
@@ -198,11 +202,17 @@ def train_model(
         tuple(tuple(r) for r in cost_matrix) if cost_matrix else None,
     )
     step("threshold")
-    threshold, threshold_info = choose_threshold(oof_proba, labels, base_policy, options.target_accuracy)
-    policy = DecisionPolicy(base_policy.tiers, threshold, base_policy.default_tier, base_policy.cost_matrix)
+    threshold, threshold_info = choose_threshold(
+        oof_proba, labels, base_policy, options.target_accuracy
+    )
+    policy = DecisionPolicy(
+        base_policy.tiers, threshold, base_policy.default_tier, base_policy.cost_matrix
+    )
 
     step("evaluate")
-    model_metrics = evaluate_router(held_out, model.predict_proba([r.text for r in held_out]), tiers, policy)
+    model_metrics = evaluate_router(
+        held_out, model.predict_proba([r.text for r in held_out]), tiers, policy
+    )
     heuristic = KeywordHeuristic(tiers).fit(texts)
     heuristic_metrics = evaluate_router(
         held_out, heuristic.predict_proba([r.text for r in held_out]), list(heuristic.classes_)

@@ -50,7 +50,9 @@ def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
 
 
 def _row(text: str, tier: str, source: str, file: Path, line: int) -> LabeledRow:
-    return LabeledRow(text=text.strip(), tier=tier, source=source, lang="en", file=str(file), line=line)
+    return LabeledRow(
+        text=text.strip(), tier=tier, source=source, lang="en", file=str(file), line=line
+    )
 
 
 def _instruction_text(record: dict[str, Any]) -> str:
@@ -90,7 +92,11 @@ def import_gpteacher(path: Path) -> ImportResult:
     """GPTeacher: Codegen -> code_gen, Roleplay -> moderate_conv (instruction + input)."""
     parts = (
         ("Codegen/codegen-instruct.json", CODE_GEN, "gpteacher-codegen"),
-        ("Roleplay/roleplay-simple-deduped-roleplay-instruct.json", MODERATE_CONV, "gpteacher-roleplay"),
+        (
+            "Roleplay/roleplay-simple-deduped-roleplay-instruct.json",
+            MODERATE_CONV,
+            "gpteacher-roleplay",
+        ),
     )
     result = ImportResult(rows=[])
     for relative, tier, source in parts:

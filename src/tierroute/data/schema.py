@@ -14,9 +14,57 @@ _VI_LETTERS = re.compile(
 )
 # Frequent Vietnamese words that survive the loss of diacritics and are rare in English.
 _VI_WORDS = frozenset(
-    "khong ko k dc duoc cua toi minh ban la gi nao nhu the nay cho voi va cac nhung mot hay "
-    "bao nhieu sao lam giup em anh chi oi a shop ad don hang giao tien roi chua thi ma vay "
-    "viet ham trong lay tinh neu".split()
+    [
+        "khong",
+        "ko",
+        "k",
+        "dc",
+        "duoc",
+        "cua",
+        "toi",
+        "minh",
+        "ban",
+        "la",
+        "gi",
+        "nao",
+        "nhu",
+        "the",
+        "nay",
+        "cho",
+        "voi",
+        "va",
+        "cac",
+        "nhung",
+        "mot",
+        "hay",
+        "bao",
+        "nhieu",
+        "sao",
+        "lam",
+        "giup",
+        "em",
+        "anh",
+        "chi",
+        "oi",
+        "a",
+        "shop",
+        "ad",
+        "don",
+        "hang",
+        "giao",
+        "tien",
+        "roi",
+        "chua",
+        "thi",
+        "ma",
+        "vay",
+        "viet",
+        "ham",
+        "trong",
+        "lay",
+        "tinh",
+        "neu",
+    ]
 )
 
 
@@ -55,7 +103,9 @@ def guess_lang(text: str) -> str:
     return "vi" if hits >= 2 and hits / len(words) >= 0.2 else "en"
 
 
-def check_fields(record: Mapping[str, Any], allowed_tiers: Collection[str]) -> list[tuple[str, str]]:
+def check_fields(
+    record: Mapping[str, Any], allowed_tiers: Collection[str]
+) -> list[tuple[str, str]]:
     """Problems with one decoded record as (field, message) pairs; empty when valid."""
     problems: list[tuple[str, str]] = []
     text = record.get("text")
@@ -67,7 +117,9 @@ def check_fields(record: Mapping[str, Any], allowed_tiers: Collection[str]) -> l
     if not isinstance(tier, str) or not tier:
         problems.append(("tier", "missing or not a string"))
     elif tier not in allowed_tiers:
-        problems.append(("tier", f"unknown tier {tier!r} (expected one of {sorted(allowed_tiers)})"))
+        problems.append(
+            ("tier", f"unknown tier {tier!r} (expected one of {sorted(allowed_tiers)})")
+        )
     for optional in ("source", "lang"):
         value = record.get(optional)
         if value is not None and not isinstance(value, str):
