@@ -18,9 +18,23 @@ from prometheus_client.registry import Collector
 
 # Seconds: from sub-millisecond classification to minute-long generations.
 _BUCKETS = (
-    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+    30.0,
     60.0,
-)  # fmt: skip
+)
 _STATE_VALUE = {"closed": 0.0, "half_open": 1.0, "open": 2.0}
 
 REGISTRY = CollectorRegistry()
@@ -49,38 +63,55 @@ class GatewayMetrics:
         self.registry = registry if registry is not None else REGISTRY
         r = self.registry
         self.requests = Counter(
-            "tierroute_requests", "Requests answered, by tier, model and HTTP status.",
-            ["tier", "model", "status"], registry=r,
-        )  # fmt: skip
+            "tierroute_requests",
+            "Requests answered, by tier, model and HTTP status.",
+            ["tier", "model", "status"],
+            registry=r,
+        )
         self.request_seconds = Histogram(
-            "tierroute_request_seconds", "Total time in the gateway per request, by tier.",
-            ["tier"], buckets=_BUCKETS, registry=r,
-        )  # fmt: skip
+            "tierroute_request_seconds",
+            "Total time in the gateway per request, by tier.",
+            ["tier"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
         self.classification_seconds = Histogram(
-            "tierroute_classification_seconds", "Time to classify a query.",
-            buckets=_BUCKETS, registry=r,
-        )  # fmt: skip
+            "tierroute_classification_seconds",
+            "Time to classify a query.",
+            buckets=_BUCKETS,
+            registry=r,
+        )
         self.upstream_seconds = Histogram(
-            "tierroute_upstream_seconds", "Upstream time of successful calls, by model.",
-            ["model"], buckets=_BUCKETS, registry=r,
-        )  # fmt: skip
+            "tierroute_upstream_seconds",
+            "Upstream time of answered calls (retries and waits included), by model.",
+            ["model"],
+            buckets=_BUCKETS,
+            registry=r,
+        )
         self.attempts = Counter(
-            "tierroute_upstream_attempts", "Upstream attempts by model and outcome.",
-            ["model", "outcome"], registry=r,
-        )  # fmt: skip
+            "tierroute_upstream_attempts",
+            "Upstream attempts by model and outcome.",
+            ["model", "outcome"],
+            registry=r,
+        )
         self.failovers = Counter(
-            "tierroute_failovers", "Times a model was left for the next one of its chain.",
-            ["model"], registry=r,
-        )  # fmt: skip
+            "tierroute_failovers",
+            "Times a model was left for the next one of its chain.",
+            ["model"],
+            registry=r,
+        )
         self.tokens = Counter(
-            "tierroute_tokens", "Tokens reported by providers, by model and kind.",
-            ["model", "kind"], registry=r,
-        )  # fmt: skip
+            "tierroute_tokens",
+            "Tokens reported by providers, by model and kind.",
+            ["model", "kind"],
+            registry=r,
+        )
         self.cost_usd = Counter(
             "tierroute_cost_usd", "Cost in USD by model.", ["model"], registry=r
         )
         self._attempt_children: dict[tuple[str, str], Counter] = {}
         self._request_children: dict[tuple[str, str, str], Counter] = {}
+        self._model_children: dict[str, tuple[Histogram, Counter, Counter, Counter]] = {}
         self._collector: _BreakerCollector | None = None
 
     def watch_breakers(self, states: Callable[[], Mapping[str, str]]) -> None:
@@ -109,17 +140,30 @@ class GatewayMetrics:
         self.failovers.labels(model).inc()
 
     def completed(
-        self, model: str, upstream_s: float, prompt_tokens: int, completion_tokens: int,
+        self,
+        model: str,
+        upstream_s: float,
+        prompt_tokens: int,
+        completion_tokens: int,
         cost_usd: float,
-    ) -> None:  # fmt: skip
+    ) -> None:
         """Record a finished upstream call: latency, tokens and cost."""
-        self.upstream_seconds.labels(model).observe(upstream_s)
+        children = self._model_children.get(model)
+        if children is None:
+            children = self._model_children[model] = (
+                self.upstream_seconds.labels(model),
+                self.tokens.labels(model, "prompt"),
+                self.tokens.labels(model, "completion"),
+                self.cost_usd.labels(model),
+            )
+        seconds, prompt, completion, cost = children
+        seconds.observe(upstream_s)
         if prompt_tokens:
-            self.tokens.labels(model, "prompt").inc(prompt_tokens)
+            prompt.inc(prompt_tokens)
         if completion_tokens:
-            self.tokens.labels(model, "completion").inc(completion_tokens)
+            completion.inc(completion_tokens)
         if cost_usd:
-            self.cost_usd.labels(model).inc(cost_usd)
+            cost.inc(cost_usd)
 
     def request(self, tier: str, model: str, status: int, total_s: float) -> None:
         """Record one answered request (the service calls this)."""

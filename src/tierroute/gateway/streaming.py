@@ -17,7 +17,7 @@ import orjson
 from tierroute.gateway.attempt import CANCELLED, STREAM_ERROR, Attempt
 
 if TYPE_CHECKING:
-    from tierroute.gateway.dispatch import Route
+    from tierroute.gateway.calls import Route
     from tierroute.gateway.metrics import GatewayMetrics
 
 _TAIL_BYTES = 16_384
