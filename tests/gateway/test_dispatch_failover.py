@@ -16,10 +16,11 @@ from tierroute.exceptions import (
     UnknownModel,
     UpstreamRejected,
 )
+from tierroute.gateway.attempt import Attempt
 from tierroute.gateway.backoff import Backoff
 
 
-def outcomes(attempts: list) -> list[tuple[str, str]]:  # type: ignore[type-arg]
+def outcomes(attempts: list[Attempt]) -> list[tuple[str, str]]:
     return [(a.model, a.outcome) for a in attempts]
 
 

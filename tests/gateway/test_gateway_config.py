@@ -122,9 +122,11 @@ def test_bad_environment_value_is_named(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 def test_check_tiers_names_tiers_without_a_chain() -> None:
-    config = GatewayConfig(
-        providers={"p": {"base_url": "http://x/v1"}},
-        tiers={"moderate_conv": {"models": ["p:m"]}},
+    config = GatewayConfig.model_validate(
+        {
+            "providers": {"p": {"base_url": "http://x/v1"}},
+            "tiers": {"moderate_conv": {"models": ["p:m"]}},
+        }
     )
     with pytest.raises(ConfigError, match="simple_faq, code_gen"):
         config.check_tiers(["simple_faq", "moderate_conv", "code_gen"])

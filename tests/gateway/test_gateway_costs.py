@@ -17,13 +17,17 @@ def test_input_and_output_are_priced_apart() -> None:
 
 
 def test_config_override_beats_genai_prices_and_unknown_models_cost_zero() -> None:
-    config = GatewayConfig(
-        providers={
-            "openai": {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_API_KEY"},
-            "local": {"base_url": "http://127.0.0.1:11434/v1"},
-        },
-        tiers={"moderate_conv": {"models": ["openai:gpt-4.1", "local:my-llama", "local:other"]}},
-        prices={"local:my-llama": {"input": 0.5, "output": 1.5}},
+    config = GatewayConfig.model_validate(
+        {
+            "providers": {
+                "openai": {"base_url": "https://api.openai.com/v1", "api_key_env": "OPENAI_KEY"},
+                "local": {"base_url": "http://127.0.0.1:11434/v1"},
+            },
+            "tiers": {
+                "moderate_conv": {"models": ["openai:gpt-4.1", "local:my-llama", "local:other"]}
+            },
+            "prices": {"local:my-llama": {"input": 0.5, "output": 1.5}},
+        }
     )
     book = PriceBook.from_config(config)
     gpt = book.price("openai:gpt-4.1")
