@@ -14,6 +14,7 @@ is never modified.
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import random
 import time
@@ -33,6 +34,8 @@ from tierroute.gateway.metrics import GatewayMetrics, default_metrics
 from tierroute.gateway.ratelimit import build_limiters, estimate_tokens
 from tierroute.gateway.streaming import StreamHandle
 from tierroute.gateway.upstream import UpstreamClient, provider_timeout
+
+logger = logging.getLogger(__name__)
 
 __all__ = ["Attempt", "DispatchResult", "Dispatcher", "Route", "StreamHandle"]
 
@@ -83,6 +86,7 @@ class Dispatcher:
     async def start(self) -> None:
         """Open the pooled client and read provider keys from the environment."""
         environ = self._environ if self._environ is not None else os.environ
+        missing: dict[str, list[str]] = {}
         for route in self._routes.values():
             headers = {"Content-Type": "application/json", **route.extra_headers}
             if route.key_env is None:
@@ -91,6 +95,14 @@ class Dispatcher:
             key = environ.get(route.key_env, "").strip()
             route.headers = {**headers, "Authorization": f"Bearer {key}"} if key else None
             route.secrets = (key,) if key else ()
+            if not key:
+                missing.setdefault(route.key_env, []).append(route.ref)
+        for env_var, refs in missing.items():
+            logger.warning(
+                "%s is not set: requests to %s answer 503 until it is set and the gateway restarted",
+                env_var,
+                ", ".join(refs),
+            )
         await self._client.start()
         self._metrics.watch_breakers(self.breaker_states)
 
