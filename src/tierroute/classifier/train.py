@@ -50,11 +50,11 @@ class TrainOptions:
     eval_fraction: float = 0.15
     seed: int = RANDOM_STATE
     cv_folds: int = 5
-    c_grid: tuple[float, ...] = (3.0, 10.0, 30.0)
+    c_grid: tuple[float, ...] = (10.0, 30.0, 100.0)
     target_accuracy: float = 0.95
     default_tier: str = DEFAULT_FALLBACK_TIER
     # Weight of under-routing relative to over-routing in the decision; 0 means plain argmax.
-    under_routing_weight: float = 0.0
+    under_routing_weight: float = 2.0
 
 
 @dataclass
@@ -128,13 +128,15 @@ def fit_calibrated(
         scoring="f1_macro",
         cv=cv,
         refit=False,
-        n_jobs=1,
+        n_jobs=2,
     )
     step("grid search")
     search.fit(list(texts), list(labels))
     best = clone(build_pipeline()).set_params(**search.best_params_)
     step("out-of-fold calibration")
-    logits = cross_val_predict(best, list(texts), list(labels), cv=cv, method="decision_function")
+    logits = cross_val_predict(
+        best, list(texts), list(labels), cv=cv, method="decision_function", n_jobs=2
+    )
     classes = np.array(sorted(set(labels)))
     y_index = np.searchsorted(classes, np.asarray(labels))
     beta = fit_temperature(np.asarray(logits, dtype=np.float64), y_index)
