@@ -1,4 +1,8 @@
-"""Dependencies as ``Annotated`` aliases: the service state, its parts, and the API-key check."""
+"""Dependencies as ``Annotated`` aliases: the service state and the API-key check.
+
+The two hot routes (chat, classify) call ``service_state`` and ``check_api_key`` directly:
+FastAPI's dependency solving costs about 14 % of a chat request's CPU in the gateway benchmark.
+"""
 
 from __future__ import annotations
 
@@ -12,18 +16,15 @@ from tierroute.exceptions import AuthenticationFailed
 from tierroute.service.state import ServiceState
 
 
-def get_state(request: Request) -> ServiceState:
-    """The state built by the lifespan."""
+def service_state(request: Request) -> ServiceState:
+    """The state built by the lifespan; 503 while the app is starting or stopping."""
     state: ServiceState | None = getattr(request.app.state, "tierroute", None)
     if state is None:
         raise HTTPException(503, "The service is starting or stopping.")
     return state
 
 
-State = Annotated[ServiceState, Depends(get_state)]
-
-
-def require_api_key(request: Request, state: State) -> str | None:
+def check_api_key(request: Request, state: ServiceState) -> str | None:
     """The caller's gateway key, checked when keys are configured (401 otherwise); None if open."""
     keys = state.config.api_keys
     if not keys:
@@ -41,6 +42,19 @@ def require_api_key(request: Request, state: State) -> str | None:
     if not matched:
         raise AuthenticationFailed("Incorrect gateway API key.")
     return token
+
+
+async def get_state(request: Request) -> ServiceState:
+    """Dependency: the service state (async: a sync dependency would cost a thread hop)."""
+    return service_state(request)
+
+
+State = Annotated[ServiceState, Depends(get_state)]
+
+
+async def require_api_key(request: Request, state: State) -> str | None:
+    """Dependency: the checked gateway key (see ``check_api_key``)."""
+    return check_api_key(request, state)
 
 
 ApiKey = Annotated[str | None, Depends(require_api_key)]

@@ -7,8 +7,9 @@ error handlers render in the OpenAI shape.
 
 from __future__ import annotations
 
+import itertools
 import re
-import uuid
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -21,12 +22,23 @@ from tierroute.exceptions import InvalidRequest, RequestTooLarge, SchemaViolatio
 _REQUEST_ID = re.compile(r"[A-Za-z0-9._:\-]{1,128}")
 
 
+# New ids: a random per-process prefix and a counter; unique across workers and restarts
+# without a urandom call per request (uuid4 was 1.5 % of a chat request's CPU).
+_ID_PREFIX = secrets.token_hex(8)
+_ID_COUNTER = itertools.count(1)
+
+
+def new_request_id() -> str:
+    """A fresh request id."""
+    return f"{_ID_PREFIX}{next(_ID_COUNTER):012x}"
+
+
 def request_id_from(headers: Mapping[str, str]) -> str:
     """The client's ``x-request-id`` when it is sane (≤128 safe characters), else a new one."""
     given = headers.get("x-request-id")
     if given and _REQUEST_ID.fullmatch(given):
         return given
-    return uuid.uuid4().hex
+    return new_request_id()
 
 
 async def read_body(request: Request, limit: int) -> bytes:

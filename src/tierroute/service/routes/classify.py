@@ -16,7 +16,7 @@ from starlette.responses import Response
 from tierroute.classifier.decision import Decision
 from tierroute.exceptions import SchemaViolation
 from tierroute.redact import redact
-from tierroute.service.deps import ApiKey, State
+from tierroute.service.deps import check_api_key, service_state
 from tierroute.service.parsing import classifier_text, read_json_object, request_id_from
 from tierroute.service.state import ServiceState
 from tierroute.store import RequestRecord, user_key_hash
@@ -58,8 +58,10 @@ def _result(state: ServiceState, decision: Decision, request_id: str) -> dict[st
 
 
 @router.post("/v1/classify")
-async def classify(request: Request, state: State, api_key: ApiKey) -> Response:
+async def classify(request: Request) -> Response:
     """Tier, confidence, probabilities, fallback, reason, mapped model, model_id, latency."""
+    state = service_state(request)
+    api_key = check_api_key(request, state)
     start = time.perf_counter()
     request_id = request_id_from(request.headers)
     request.state.request_id = request_id

@@ -1,0 +1,309 @@
+"""Latency the gateway adds, and its throughput: direct to the upstream vs through the gateway.
+
+    python benchmarks/gateway_overhead.py [--model DIR] [--duration 5] [--delay-ms 20]
+
+The fake upstream (tests/fakes/upstream.py) answers every chat request after a fixed delay
+(20 ms). The same load generator (aiohttp, N requests in flight) measures client -> upstream
+directly, then client -> gateway -> upstream with ``model="auto"`` (classification, routing,
+dispatch, request log and metrics included), at concurrency 1, 16 and 64, and prints p50/p99
+latency, the latency the gateway adds and requests/s; then ``/v1/classify`` requests/s. When
+LiteLLM's proxy is installed (``pip install 'litellm[proxy]'``) it runs on the same upstream in
+the same run, side by side.
+
+Placement on a 2-core machine: the gateway (one uvicorn worker) is pinned to CPU 0; the fake
+upstream, LiteLLM and the load generator share CPU 1. Targets (issue 3): added p50 <= 1.5 ms at
+c=1 and c=16, <= 10 ms at c=64, >= 1,500 requests/s per worker at c=64.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+
+REPO = Path(__file__).resolve().parents[1]
+CONCURRENCY = (1, 16, 64)
+QUESTION = "Where is my order #4521? It was supposed to arrive yesterday and I need it for work."
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpus() -> tuple[set[int], set[int]]:
+    """(gateway CPUs, everything else): split when there are at least two."""
+    available = sorted(os.sched_getaffinity(0))
+    if len(available) < 2:
+        return set(available), set(available)
+    return {available[0]}, set(available[1:])
+
+
+def spawn(args: Sequence[str], cpu_set: set[int], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    process = subprocess.Popen(
+        list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO
+    )
+    os.sched_setaffinity(process.pid, cpu_set)
+    return process
+
+
+def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
+    import urllib.error
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            err = process.stderr.read().decode() if process.stderr else ""
+            raise SystemExit(f"{url}: process exited early:\n{err}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except (urllib.error.URLError, ConnectionError, OSError):
+            time.sleep(0.1)
+    raise SystemExit(f"{url}: not ready after {timeout:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+@dataclass
+class Result:
+    label: str
+    concurrency: int
+    latencies_ms: list[float]
+    seconds: float
+    errors: int
+
+    @property
+    def rps(self) -> float:
+        return len(self.latencies_ms) / self.seconds
+
+    def pct(self, q: float) -> float:
+        data = sorted(self.latencies_ms)
+        return data[min(len(data) - 1, int(q * len(data)))] if data else float("nan")
+
+
+async def load(
+    url: str, body: bytes, headers: dict[str, str], concurrency: int, duration: float, warmup: float
+) -> tuple[list[float], float, int]:
+    """Keep ``concurrency`` requests in flight for ``warmup + duration`` s; time the last part."""
+    latencies: list[float] = []
+    errors = 0
+    connector = aiohttp.TCPConnector(limit=0, force_close=False)
+    async with aiohttp.ClientSession(connector=connector) as session:
+        start = time.perf_counter()
+        measure_from = start + warmup
+        stop_at = measure_from + duration
+
+        async def worker() -> None:
+            nonlocal errors
+            while True:
+                t0 = time.perf_counter()
+                if t0 >= stop_at:
+                    return
+                try:
+                    async with session.post(url, data=body, headers=headers) as response:
+                        await response.read()
+                        ok = response.status == 200
+                except aiohttp.ClientError:
+                    ok = False
+                t1 = time.perf_counter()
+                if t0 >= measure_from:
+                    if ok:
+                        latencies.append((t1 - t0) * 1000.0)
+                    else:
+                        errors += 1
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        measured = time.perf_counter() - measure_from
+    return latencies, measured, errors
+
+
+def run_load(label: str, url: str, payload: bytes, concurrency: int, duration: float) -> Result:
+    headers = {"Content-Type": "application/json", "Authorization": "Bearer bench"}
+    latencies, seconds, errors = asyncio.run(
+        load(url, payload, headers, concurrency, duration, warmup=min(1.0, duration / 3))
+    )
+    return Result(label, concurrency, latencies, seconds, errors)
+
+
+def gateway_config(directory: Path, upstream: str) -> Path:
+    text = textwrap.dedent(
+        f"""
+        [routing]
+        default_tier = "moderate_conv"
+        [providers.bench]
+        base_url = "{upstream}"
+        [tiers.simple_faq]
+        models = ["bench:gemini-2.5-flash", "bench:deepseek-v3.2"]
+        max_tokens = 512
+        [tiers.moderate_conv]
+        models = ["bench:claude-sonnet-4.5", "bench:gpt-4.1"]
+        max_tokens = 2048
+        [tiers.complex_reasoning]
+        models = ["bench:gpt-4.1", "bench:claude-sonnet-4.5"]
+        max_tokens = 4096
+        [tiers.code_gen]
+        models = ["bench:deepseek-v3.2", "bench:gpt-4.1"]
+        max_tokens = 2048
+        [log]
+        url = "sqlite:///{directory / 'bench-log.db'}"
+        store_text = true
+        """
+    )
+    path = directory / "bench.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def serve_gateway(config: str, model: str, port: int) -> None:
+    """Subprocess entry: one uvicorn worker, uvloop and httptools when installed."""
+    import logging
+
+    import uvicorn
+
+    from tierroute.config import load_gateway_config
+    from tierroute.service.app import create_app
+
+    logging.basicConfig(level=logging.WARNING)
+    app = create_app(load_gateway_config(Path(config)), Path(model))
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
+def litellm_config(directory: Path, upstream: str) -> Path | None:
+    if shutil.which("litellm") is None:
+        return None
+    text = textwrap.dedent(
+        f"""
+        model_list:
+          - model_name: auto
+            litellm_params:
+              model: openai/gemini-2.5-flash
+              api_base: {upstream}
+              api_key: unused
+        """
+    )
+    path = directory / "litellm.yaml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--model", type=Path, help="model dir or models root (default: champion)")
+    parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per level")
+    parser.add_argument("--delay-ms", type=float, default=20.0, help="upstream answer delay")
+    parser.add_argument("--serve-gateway", nargs=3, metavar=("CONFIG", "MODEL", "PORT"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_gateway:
+        config, model, port = args.serve_gateway
+        serve_gateway(config, model, int(port))
+        return
+
+    if args.model is None:
+        from tierroute.classifier.bootstrap import ensure_champion
+        from tierroute.config import get_settings
+
+        settings = get_settings()
+        args.model = ensure_champion(settings.models_dir, settings.data_dir)
+    gateway_cpus, other_cpus = cpus()
+    os.sched_setaffinity(0, other_cpus)
+    workdir = Path(tempfile.mkdtemp(prefix="tierroute-bench-"))
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        upstream_port = free_port()
+        processes.append(
+            spawn(
+                [sys.executable, str(REPO / "tests/fakes/upstream.py"), "--port", str(upstream_port),
+                 "--delay-ms", str(args.delay_ms)],
+                other_cpus,
+            )
+        )  # fmt: skip
+        upstream = f"http://127.0.0.1:{upstream_port}/v1"
+        wait_ready(upstream + "/models", processes[-1])
+
+        gateway_port = free_port()
+        env = {**os.environ}
+        env.pop("TIERROUTE_API_KEYS", None)
+        processes.append(
+            spawn(
+                [sys.executable, __file__, "--serve-gateway",
+                 str(gateway_config(workdir, upstream)), str(args.model), str(gateway_port)],
+                gateway_cpus,
+                env,
+            )
+        )  # fmt: skip
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        wait_ready(gateway + "/readyz", processes[-1])
+
+        targets = [("direct", upstream + "/chat/completions"), ("tierroute", gateway + "/v1/chat/completions")]
+        lite = litellm_config(workdir, upstream)
+        if lite is not None:
+            lite_port = free_port()
+            processes.append(
+                spawn(["litellm", "--config", str(lite), "--port", str(lite_port), "--num_workers", "1"], gateway_cpus)
+            )
+            wait_ready(f"http://127.0.0.1:{lite_port}/health/liveliness", processes[-1], timeout=180)
+            targets.append(("litellm", f"http://127.0.0.1:{lite_port}/v1/chat/completions"))
+        else:
+            print("LiteLLM proxy not installed (pip install 'litellm[proxy]'): skipped")
+
+        import orjson
+
+        chat = orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": QUESTION}]})
+        print(
+            f"upstream delay {args.delay_ms:g} ms, {args.duration:g} s per level, gateway on CPU "
+            f"{sorted(gateway_cpus)}, load + upstream on CPU {sorted(other_cpus)}, "
+            f"python {sys.version.split()[0]}"
+        )
+        header = f"{'target':<10} {'c':>3} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s':>8} {'errors':>6}"
+        print(header)
+        for concurrency in CONCURRENCY:
+            base: Result | None = None
+            for label, url in targets:
+                result = run_load(label, url, chat, concurrency, args.duration)
+                if base is None:
+                    base = result
+                added50 = result.pct(0.5) - base.pct(0.5)
+                added99 = result.pct(0.99) - base.pct(0.99)
+                print(
+                    f"{label:<10} {concurrency:>3} {result.pct(0.5):>8.2f} {result.pct(0.99):>8.2f} "
+                    f"{added50:>8.2f} {added99:>8.2f} {result.rps:>8.0f} {result.errors:>6}"
+                )
+        classify = orjson.dumps({"text": QUESTION})
+        for concurrency in (1, 16):
+            result = run_load("classify", gateway + "/v1/classify", classify, concurrency, args.duration)
+            print(
+                f"/v1/classify c={concurrency}: {result.rps:,.0f} requests/s, p50 {result.pct(0.5):.2f} ms, "
+                f"p99 {result.pct(0.99):.2f} ms, errors {result.errors}"
+            )
+    finally:
+        for process in reversed(processes):
+            stop(process)
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
