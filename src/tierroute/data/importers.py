@@ -122,23 +122,32 @@ _DOLLY_QUERY = re.compile(r"^### Human: (.*?) ### Assistant: ", re.DOTALL)
 # policy ("short factual questions"); anything asking to explain, advise or discuss stays
 # moderate_conv, as the dataset's own category suggests.
 _FACTOID_START = re.compile(
-    r"^(who|whom|when|where|which|what year|what is the (name|capital|population|height|"
-    r"largest|smallest|longest|tallest|highest|first|last)|how (many|much|old|tall|long|far|big)|"
-    r"name the|in what year|what country|what city|what was the name)\b",
+    r"^(who|whom|whose|when|where|which|in (what|which)|name the|"
+    r"how (many|much|old|tall|long|far|big|fast|deep|high|large|heavy)|"
+    r"what (year|country|city|state|color|colour|language|time|day|date|type|kind|percentage)|"
+    r"what('s| is| was| are| were| does .{1,40} stand for)|"
+    r"(is|are|was|were|did|does|has|have) )",
     re.IGNORECASE,
 )
+_FACTOID_ANYWHERE = re.compile(r"\b(which|who|when|where|in what year)\b|\bmean\??$", re.IGNORECASE)
+# Words that make a question open-ended: an explanation, advice, a list or an opinion.
 _OPEN_WORDS = re.compile(
-    r"\b(why|explain|describe|how (do|does|did|can|should|to)|opinion|think|best|should|tips|"
-    r"advice|recommend|ideas|ways|difference|compare|pros|cons|benefits)\b",
+    r"\b(why|explain|describe|tell me|how (do|does|did|can|could|should|would|to|is|are)|"
+    r"opinion|think|feel|best|better|worst|should|tips|advice|recommend|suggest|ideas|ways|"
+    r"difference|differences|compare|versus|vs|pros|cons|benefits|advantages|disadvantages|"
+    r"some|examples|list|important|good|bad|ethical|meaning of|history of|know about|"
+    r"like to|summar|write|imagine)\b|\babout\W*$",
     re.IGNORECASE,
 )
-DOLLY_FACTOID_MAX_CHARS = 90
+DOLLY_FACTOID_MAX_CHARS = 80
 
 
 def dolly_tier(question: str) -> str:
     """simple_faq for a short single-fact question, else moderate_conv."""
     short = len(question) <= DOLLY_FACTOID_MAX_CHARS and question.count("?") <= 1
-    if short and _FACTOID_START.search(question.strip()) and not _OPEN_WORDS.search(question):
+    question = question.strip()
+    factoid = _FACTOID_START.search(question) or _FACTOID_ANYWHERE.search(question)
+    if short and factoid and not _OPEN_WORDS.search(question):
         return SIMPLE_FAQ
     return MODERATE_CONV
 
