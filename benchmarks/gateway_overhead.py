@@ -23,7 +23,6 @@ import os
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -54,7 +53,9 @@ def cpus() -> tuple[set[int], set[int]]:
     return {available[0]}, set(available[1:])
 
 
-def spawn(args: Sequence[str], cpu_set: set[int], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+def spawn(
+    args: Sequence[str], cpu_set: set[int], env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     process = subprocess.Popen(
         list(args), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, cwd=REPO
     )
@@ -169,7 +170,7 @@ def gateway_config(directory: Path, upstream: str) -> Path:
         models = ["bench:deepseek-v3.2", "bench:gpt-4.1"]
         max_tokens = 2048
         [log]
-        url = "sqlite:///{directory / 'bench-log.db'}"
+        url = "sqlite:///{directory / "bench-log.db"}"
         store_text = true
         """
     )
@@ -192,9 +193,7 @@ def serve_gateway(config: str, model: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
-def litellm_config(directory: Path, upstream: str) -> Path | None:
-    if shutil.which("litellm") is None:
-        return None
+def litellm_config(directory: Path, upstream: str) -> Path:
     text = textwrap.dedent(
         f"""
         model_list:
@@ -215,7 +214,14 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model dir or models root (default: champion)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per level")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="upstream answer delay")
-    parser.add_argument("--serve-gateway", nargs=3, metavar=("CONFIG", "MODEL", "PORT"), help=argparse.SUPPRESS)
+    parser.add_argument(
+        "--litellm",
+        default=shutil.which("litellm"),
+        help="LiteLLM proxy executable (default: `litellm` on PATH; absent: skipped)",
+    )
+    parser.add_argument(
+        "--serve-gateway", nargs=3, metavar=("CONFIG", "MODEL", "PORT"), help=argparse.SUPPRESS
+    )
     args = parser.parse_args()
     if args.serve_gateway:
         config, model, port = args.serve_gateway
@@ -258,14 +264,23 @@ def main() -> None:
         gateway = f"http://127.0.0.1:{gateway_port}"
         wait_ready(gateway + "/readyz", processes[-1])
 
-        targets = [("direct", upstream + "/chat/completions"), ("tierroute", gateway + "/v1/chat/completions")]
-        lite = litellm_config(workdir, upstream)
-        if lite is not None:
+        targets = [
+            ("direct", upstream + "/chat/completions"),
+            ("tierroute", gateway + "/v1/chat/completions"),
+        ]
+        if args.litellm:
+            lite = litellm_config(workdir, upstream)
             lite_port = free_port()
             processes.append(
-                spawn(["litellm", "--config", str(lite), "--port", str(lite_port), "--num_workers", "1"], gateway_cpus)
+                spawn(
+                    [args.litellm, "--config", str(lite), "--port", str(lite_port),
+                     "--num_workers", "1"],
+                    gateway_cpus,
+                )
+            )  # fmt: skip
+            wait_ready(
+                f"http://127.0.0.1:{lite_port}/health/liveliness", processes[-1], timeout=180
             )
-            wait_ready(f"http://127.0.0.1:{lite_port}/health/liveliness", processes[-1], timeout=180)
             targets.append(("litellm", f"http://127.0.0.1:{lite_port}/v1/chat/completions"))
         else:
             print("LiteLLM proxy not installed (pip install 'litellm[proxy]'): skipped")
@@ -276,7 +291,8 @@ def main() -> None:
         print(
             f"upstream delay {args.delay_ms:g} ms, {args.duration:g} s per level, gateway on CPU "
             f"{sorted(gateway_cpus)}, load + upstream on CPU {sorted(other_cpus)}, "
-            f"python {sys.version.split()[0]}"
+            f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f} "
+            "(other work on the machine skews the figures)"
         )
         header = f"{'target':<10} {'c':>3} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s':>8} {'errors':>6}"
         print(header)
@@ -294,11 +310,14 @@ def main() -> None:
                 )
         classify = orjson.dumps({"text": QUESTION})
         for concurrency in (1, 16):
-            result = run_load("classify", gateway + "/v1/classify", classify, concurrency, args.duration)
+            result = run_load(
+                "classify", gateway + "/v1/classify", classify, concurrency, args.duration
+            )
             print(
                 f"/v1/classify c={concurrency}: {result.rps:,.0f} requests/s, p50 {result.pct(0.5):.2f} ms, "
                 f"p99 {result.pct(0.99):.2f} ms, errors {result.errors}"
             )
+        print(f"load average at the end {os.getloadavg()[0]:.2f}")
     finally:
         for process in reversed(processes):
             stop(process)

@@ -134,10 +134,14 @@ def test_body_over_the_limit_without_content_length_is_413(gateway: Gateway) -> 
 def test_missing_or_wrong_key_is_401(gateway: Gateway) -> None:
     for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic abc"}):
         response = httpx.post(
-            gateway.url + "/v1/classify", json={"text": "hi"}, headers=headers, timeout=5
+            gateway.url + "/v1/classify",
+            json={"text": "hi"},
+            headers={**headers, "x-request-id": "unauthorised-1"},
+            timeout=5,
         )
         assert response.status_code == 401
         assert error_of(response)["type"] == "authentication_error"
+        assert response.headers["x-request-id"] == "unauthorised-1"
     for path in ("/v1/models", "/v1/stats/cost"):
         assert httpx.get(gateway.url + path, timeout=5).status_code == 401
     ok = httpx.post(

@@ -60,11 +60,11 @@ def _result(state: ServiceState, decision: Decision, request_id: str) -> dict[st
 @router.post("/v1/classify")
 async def classify(request: Request) -> Response:
     """Tier, confidence, probabilities, fallback, reason, mapped model, model_id, latency."""
-    state = service_state(request)
-    api_key = check_api_key(request, state)
     start = time.perf_counter()
     request_id = request_id_from(request.headers)
     request.state.request_id = request_id
+    state = service_state(request)
+    api_key = check_api_key(request, state)
     texts, batch = _texts(await read_json_object(request, state.max_body_bytes))
     router_ = state.router
     if batch:
