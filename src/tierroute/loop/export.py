@@ -1,0 +1,85 @@
+"""``tierroute logs export``: request-log rows with their latest human label, as JSONL.
+
+Each line carries the logged decision (``routed_tier``, confidence, model, tokens, cost...) and
+the label: ``tier`` is the latest human label or null. With ``labeled_only`` every line has a
+label and a text, so the file is also a labeled data file (``tierroute train --data``,
+``tierroute eval --data``); labeled requests whose text the log did not keep are counted, not
+written. Labels given on bare texts (``logs label`` rows without a request id) are included.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine
+
+from tierroute.data.schema import guess_lang
+from tierroute.store.labels import logged_rows
+
+LOG_SOURCE = "request-log"
+
+
+@dataclass(frozen=True)
+class ExportSummary:
+    """What an export wrote and what it could not."""
+
+    rows: int
+    labeled: int
+    bare_labels: int
+    labeled_without_text: int
+    path: Path
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() + "Z" if isinstance(value, datetime) else value
+
+
+def export_record(row: Mapping[str, Any]) -> dict[str, Any]:
+    """One JSONL line for a logged row (JSON-ready; timestamps in ISO UTC)."""
+    out = {key: _iso(value) for key, value in row.items() if key != "label"}
+    text = row.get("text")
+    out["tier"] = row.get("label")
+    out["source"] = LOG_SOURCE
+    out["lang"] = guess_lang(text) if text else None
+    return out
+
+
+def _lines(
+    engine: Engine, start: datetime, labeled_only: bool, counts: dict[str, int]
+) -> Iterator[str]:
+    for row in logged_rows(engine, start, labeled_only=labeled_only):
+        labeled = row.get("label") is not None
+        if labeled and not row.get("text"):
+            counts["labeled_without_text"] += 1
+            if labeled_only:
+                continue
+        counts["labeled"] += labeled
+        counts["bare_labels"] += row.get("request_id") is None
+        yield json.dumps(export_record(row), ensure_ascii=False) + "\n"
+
+
+def export_logs(
+    engine: Engine, start: datetime, out: Path, *, labeled_only: bool = False
+) -> ExportSummary:
+    """Write the log rows since ``start`` to ``out`` (JSONL), atomically; returns the counts."""
+    counts = {"labeled": 0, "bare_labels": 0, "labeled_without_text": 0}
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(f".{out.name}.partial")
+    written = 0
+    with partial.open("w", encoding="utf-8") as handle:
+        for line in _lines(engine, start, labeled_only, counts):
+            handle.write(line)
+            written += 1
+    partial.replace(out)
+    return ExportSummary(
+        rows=written,
+        labeled=counts["labeled"],
+        bare_labels=counts["bare_labels"],
+        labeled_without_text=counts["labeled_without_text"],
+        path=out,
+    )
