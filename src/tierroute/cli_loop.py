@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -20,6 +20,9 @@ from sqlalchemy import Engine
 from tierroute.cli_support import console, err_console, fail_on_errors, progress_bar
 from tierroute.config import get_settings
 from tierroute.exceptions import DataError
+
+if TYPE_CHECKING:
+    from tierroute.loop.retrain import RetrainResult
 
 logs_app = typer.Typer(
     help="The request log: export it, import corrected labels.", no_args_is_help=True
@@ -166,24 +169,6 @@ def logs_label(
 # ---------------------------------------------------------------------------- retrain
 
 
-def _metrics_table(title: str, metrics: dict[str, dict[str, Any]]) -> Table:
-    table = Table(title=title)
-    for column in ("router", "n", "acc", "macro-F1", "under", "over", "fallback", "$/1k"):
-        table.add_column(column, justify="left" if column == "router" else "right")
-    for name, m in metrics.items():
-        table.add_row(
-            name,
-            str(m["n"]),
-            f"{m['accuracy']:.3f}",
-            f"{m['macro_f1']:.3f}",
-            _pct(m["under_routing_rate"]),
-            _pct(m["over_routing_rate"]),
-            _pct(m.get("fallback_rate", 0.0)),
-            f"{m['cost']['per_1000_routed_usd']:.3f}",
-        )
-    return table
-
-
 @fail_on_errors
 def retrain(
     from_logs: Annotated[
@@ -214,17 +199,13 @@ def retrain(
 ) -> None:
     """Train a candidate on base data (+ labeled logs), compare it with the champion, gate it."""
     from tierroute.classifier.train import TrainOptions
-    from tierroute.data.io import read_labeled
+    from tierroute.cli import _load_rows  # the train command's reader: prints what it skips
     from tierroute.loop.gate import GatePolicy
     from tierroute.loop.retrain import RetrainOptions
     from tierroute.loop.retrain import retrain as run_retrain
     from tierroute.store.labels import labels_since
 
-    loaded = read_labeled(base, skip_invalid=skip_invalid)
-    for issue in loaded.issues:
-        err_console.print(
-            f"[yellow]skipped[/] {escape(str(issue))}", highlight=False, soft_wrap=True
-        )
+    loaded = _load_rows(base, skip_invalid)
     start = _start(since) if from_logs else None
     logged = []
     if start is not None:
@@ -262,7 +243,7 @@ def retrain(
     _print_retrain(result)
 
 
-def _print_retrain(result: Any) -> None:
+def _print_retrain(result: RetrainResult) -> None:
     labels = result.labels
     console.print(
         f"champion [bold]{result.champion_id}[/]; frozen evaluation set {result.frozen_rows} rows"
@@ -292,16 +273,14 @@ def _print_retrain(result: Any) -> None:
             console.print(f"  {escape(conflict.describe())}", highlight=False)
         if len(result.conflicts) > 10:
             console.print(f"  ... and {len(result.conflicts) - 10} more (see the report)")
+    from tierroute.cli import _metrics_table  # the same table `train` and `eval` print
+
     console.print(f"candidate [bold]{result.candidate_id}[/]")
-    console.print(
-        _metrics_table(f"frozen evaluation set ({result.frozen_rows} rows)", result.frozen)
-    )
+    frozen_title = f"frozen evaluation set ({result.frozen_rows} rows, never trained on)"
+    _print_wide(_metrics_table(frozen_title, result.frozen))
     if result.newest:
-        console.print(
-            _metrics_table(
-                f"newest labeled logs ({len(result.holdout)} rows, not trained on)", result.newest
-            )
-        )
+        newest_title = f"newest labeled logs ({len(result.holdout)} rows, not trained on)"
+        _print_wide(_metrics_table(newest_title, result.newest))
     verdict = result.verdict
     word = "[bold green]PROMOTE[/]" if verdict.promote else "[bold red]REFUSE[/]"
     console.print(f"gate: {word}")

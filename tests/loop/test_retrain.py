@@ -6,18 +6,34 @@ import json
 import random
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from tests.loop.conftest import FAST, Log, Pools, log_traffic, write_label_file
 from tierroute.classifier.artifacts import EVAL_SET_NAME, champion_id, list_models
+from tierroute.data.schema import LabeledRow
 from tierroute.loop.gate import GatePolicy
 from tierroute.loop.history import read_history
 from tierroute.loop.labels import import_labels
-from tierroute.loop.retrain import RetrainOptions, retrain
+from tierroute.loop.retrain import RetrainOptions, RetrainResult, retrain
 from tierroute.store import utcnow
 from tierroute.store.labels import labels_since
 from tierroute.tiers import DEFAULT_TIERS
 
 GATE = GatePolicy(resamples=1000)
+
+
+def retrain_from(
+    models_root: Path, base: list[LabeledRow], log: Log, **options: Any
+) -> RetrainResult:
+    """Retrain on ``base`` plus the log's labels of the last 30 days (fast training options)."""
+    since = utcnow() - timedelta(days=30)
+    return retrain(
+        models_root,
+        base,
+        labels_since(log.engine, since),
+        since=since,
+        options=RetrainOptions(train=FAST, gate=GATE, **options),
+    )
 
 
 def label_traffic(log: Log, pools: Pools, tmp_path: Path, *, shuffle: bool) -> list[str]:
@@ -39,14 +55,7 @@ def test_better_candidate_is_promoted_and_the_frozen_set_carries_over(
 ) -> None:
     champion = champion_id(models_root)
     label_traffic(sqlite_log, pools, tmp_path, shuffle=False)
-    since = utcnow() - timedelta(days=30)
-    result = retrain(
-        models_root,
-        pools.base,
-        labels_since(sqlite_log.engine, since),
-        since=since,
-        options=RetrainOptions(train=FAST, gate=GATE, promote=True),
-    )
+    result = retrain_from(models_root, pools.base, sqlite_log, promote=True)
     assert result.champion_id == champion
     assert result.verdict.promote, result.verdict.reasons
     assert result.promoted and champion_id(models_root) == result.candidate_id
@@ -80,14 +89,7 @@ def test_label_shuffled_candidate_on_a_tiny_base_is_refused(
     champion = champion_id(models_root)
     label_traffic(sqlite_log, pools, tmp_path, shuffle=True)
     tiny = [row for tier in DEFAULT_TIERS for row in [r for r in pools.base if r.tier == tier][:8]]
-    since = utcnow() - timedelta(days=30)
-    result = retrain(
-        models_root,
-        tiny,
-        labels_since(sqlite_log.engine, since),
-        since=since,
-        options=RetrainOptions(train=FAST, gate=GATE, promote=True),
-    )
+    result = retrain_from(models_root, tiny, sqlite_log, promote=True)
     assert not result.verdict.promote
     assert not result.promoted
     assert any("worse beyond noise" in r for r in result.verdict.reasons), result.verdict.reasons
@@ -118,14 +120,7 @@ def test_conflicting_labels_latest_wins_and_base_is_overridden(
         ],
     )
     assert import_labels(sqlite_log.engine, second, DEFAULT_TIERS).duplicates == 1
-    since = utcnow() - timedelta(days=30)
-    result = retrain(
-        models_root,
-        pools.base,
-        labels_since(sqlite_log.engine, since),
-        since=since,
-        options=RetrainOptions(holdout_fraction=0.0, train=FAST, gate=GATE),
-    )
+    result = retrain_from(models_root, pools.base, sqlite_log, holdout_fraction=0.0)
     conflicts = {c.text: c for c in result.conflicts}
     assert set(conflicts) == {relabeled.text, traffic[0].text}
     assert conflicts[relabeled.text].winner == base_relabel

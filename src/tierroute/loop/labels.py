@@ -10,7 +10,6 @@ are left out and still reported. Texts are redacted before they are stored, like
 from __future__ import annotations
 
 import csv
-import json
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -19,6 +18,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+# The labeled-data reader's JSONL parser: one place decides what a bad JSON line is.
+from tierroute.data.io import _records as jsonl_records
 from tierroute.data.schema import normalize_text
 from tierroute.exceptions import DataError, RowIssue, ValidationFailed
 from tierroute.redact import redact
@@ -52,7 +53,11 @@ class LabelImport:
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line, record or None, error) for each non-blank JSONL line or CSV row."""
+    """(line, record or None, error) for each non-blank JSONL line or CSV row.
+
+    JSONL goes through the labeled-data reader (same messages for bad JSON); CSV is read here
+    because a label file's header rule differs (``tier`` plus ``request_id`` or ``text``).
+    """
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.suffix == ".csv":
@@ -66,19 +71,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
                 # An empty CSV cell means the field is absent.
                 yield reader.line_num, {k: v for k, v in row.items() if v not in ("", None)}, ""
         return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"bad JSON: {exc.msg} at column {exc.colno}"
-                continue
-            if not isinstance(record, dict):
-                yield number, None, "bad JSON: expected an object"
-                continue
-            yield number, record, ""
+    yield from jsonl_records(path)
 
 
 def _problems(record: dict[str, Any], tiers: Collection[str]) -> list[tuple[str, str]]:
