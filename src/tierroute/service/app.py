@@ -92,6 +92,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    # Chat first: routes are matched in order, and it is the hot path.
     for module in (chat, classify, models, feedback, stats, health, metrics):
         app.include_router(module.router)
     return app
