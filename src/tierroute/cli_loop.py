@@ -9,7 +9,7 @@ import json
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -22,7 +22,11 @@ from tierroute.config import get_settings
 from tierroute.exceptions import DataError
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
+    from tierroute.loop.replay import PolicyPoint, ReplayInput
     from tierroute.loop.retrain import RetrainResult
+    from tierroute.loop.simulate import CostLine, Simulation
 
 logs_app = typer.Typer(
     help="The request log: export it, import corrected labels.", no_args_is_help=True
@@ -43,7 +47,9 @@ ModelsOpt = Annotated[
     typer.Option("--models", help="Models root (default: TIERROUTE_MODELS_DIR or models/)."),
 ]
 BaseOpt = Annotated[list[Path], typer.Option("--base", help="Base labeled data (repeatable).")]
-SinceOpt = Annotated[str, typer.Option("--since", help="Look-back period: 90m, 12h, 7d, 2w.")]
+SinceOpt = Annotated[
+    str, typer.Option("--since", help="Look-back period by request time: 90m, 12h, 7d, 2w.")
+]
 
 
 def _models_dir(models: Path | None) -> Path:
@@ -402,14 +408,14 @@ def _money(value: Decimal | float | None) -> str:
     return "" if value is None else f"${value:,.2f}"
 
 
-def _rate(line: Any) -> str:
+def _rate(line: CostLine) -> str:
     price = line.price
     if price.flat is not None:
         return f"{price.flat:g} flat"
     return f"{price.input_rate(line.input_tokens):g} / {price.output_rate(line.input_tokens):g}"
 
 
-def _print_simulation(sim: Any) -> None:
+def _print_simulation(sim: Simulation) -> None:
     title = f"{sim.scenario.name or 'scenario'}: {sim.pricing} prices"
     table = Table(title=title)
     for column in (
@@ -447,15 +453,12 @@ def _print_simulation(sim: Any) -> None:
         style="bold",
     )
     _print_wide(table)
-    if sim.baseline is not None:
-        savings = sim.savings
+    savings = sim.savings
+    if sim.baseline is not None and savings is not None:
+        verdict = f"saves {savings:.1%}" if savings >= 0 else f"costs {-savings:.1%} more"
         console.print(
-            f"everything on {sim.scenario.baseline_model}: {_money(sim.baseline)} a month; routing "
-            + (
-                f"saves {savings:.1%}"
-                if savings is not None and savings >= 0
-                else f"costs {-savings:.1%} more"
-            )
+            f"everything on {sim.scenario.baseline_model}: {_money(sim.baseline)} a month; "
+            f"routing {verdict}"
         )
     elif sim.scenario.baseline_model:
         console.print(f"no {sim.pricing} price for the baseline {sim.scenario.baseline_model}")
@@ -468,8 +471,10 @@ def _print_simulation(sim: Any) -> None:
         )
 
 
-def _print_replay(points: Any, replay_input: Any, png: Path, model_id: str) -> None:
-    table = Table(title=f"replayed traffic ({len(replay_input.rows)} requests), model {model_id}")
+def _print_replay(
+    points: Sequence[PolicyPoint], replay_input: ReplayInput, png: Path, model: str
+) -> None:
+    table = Table(title=f"replayed traffic ({len(replay_input.rows)} requests), model {model}")
     for column in (
         "policy",
         "threshold",
@@ -522,6 +527,10 @@ def simulate(
         Path | None,
         typer.Option("--model", help="Model directory or models root (default: champion)."),
     ] = None,
+    default_tier: Annotated[
+        str | None,
+        typer.Option(help="Replay with another fallback tier for low-confidence queries."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Folder for the replay's PNG and JSON.")] = Path(
         "reports/simulate"
     ),
@@ -558,10 +567,12 @@ def simulate(
         loaded,
         thresholds=tuple(threshold) if threshold else DEFAULT_THRESHOLDS,
         pricing=kind,  # type: ignore[arg-type]
+        default_tier=default_tier,
     )
     out.mkdir(parents=True, exist_ok=True)
     (out / "replay.json").write_text(
         json.dumps([p.to_dict() for p in points], indent=2) + "\n", encoding="utf-8"
     )
     png = plot_cost_curve(points, out / "replay.png")
-    _print_replay(points, replay_input, png, tier_model.model_id)
+    fallback = default_tier or tier_model.default_tier
+    _print_replay(points, replay_input, png, f"{tier_model.model_id}, fallback to {fallback}")

@@ -166,3 +166,29 @@ def test_simulate_from_logs_replays_thresholds(
     low, high = points[("model", 0.2)], points[("model", 0.6)]
     assert high["fallback_rate"] >= low["fallback_rate"]
     assert {"heuristic", "model (card threshold)"} <= {policy for policy, _ in points}
+
+
+def test_replay_with_another_fallback_tier(
+    models_root: Path, sqlite_log: Log, pools: Pools, tmp_path: Path
+) -> None:
+    traffic = pools.traffic[:80]
+    ids = log_traffic(sqlite_log.engine, traffic)
+    labels = write_label_file(
+        tmp_path / "labels.jsonl",
+        [{"request_id": rid, "tier": row.tier} for rid, row in zip(ids, traffic, strict=True)],
+    )
+    run(["logs", "label", "--input", labels, "--db", sqlite_log.url, "--models", models_root])
+    results = {}
+    for fallback in ("moderate_conv", "complex_reasoning"):
+        out_dir = tmp_path / fallback
+        args = ["simulate", "--scenario", WRITEUP, "--from-logs", "--db", sqlite_log.url]
+        args += ["--model", models_root, "--threshold", "1.0", "--default-tier", fallback]
+        assert f"fallback to {fallback}" in run([*args, "--out", out_dir])
+        points = json.loads((out_dir / "replay.json").read_text())
+        results[fallback] = next(p for p in points if p["threshold"] == 1.0)
+    # Threshold 1.0: every query falls back; to complex_reasoning nothing is under-routed.
+    assert results["complex_reasoning"]["fallback_rate"] == 1.0
+    assert results["complex_reasoning"]["under_routing_rate"] == 0.0
+    assert results["moderate_conv"]["under_routing_rate"] > 0.3
+    bad = ["simulate", "--scenario", WRITEUP, "--from-logs", "--db", sqlite_log.url]
+    assert "not one of" in run([*bad, "--model", models_root, "--default-tier", "gold"], code=5)

@@ -157,8 +157,15 @@ def replay(
     *,
     thresholds: Sequence[float] = DEFAULT_THRESHOLDS,
     pricing: Pricing = "genai-prices",
+    default_tier: str | None = None,
 ) -> list[PolicyPoint]:
-    """Cost and under-routing of each policy on the same logged traffic."""
+    """Cost and under-routing of each policy on the same logged traffic.
+
+    ``default_tier`` replaces the model's fallback tier (where low-confidence queries go).
+    """
+    if default_tier is not None and default_tier not in model.tiers:
+        raise ConfigError(f"default tier {default_tier!r} is not one of {', '.join(model.tiers)}")
+    fallback_to = default_tier or model.default_tier
     if not rows:
         raise DataError("no logged requests with text to replay (is log.store_text on?)")
     # Every tier any policy can route to needs a price: the model's, the heuristic's, the log's.
@@ -176,7 +183,7 @@ def replay(
     points = [point("logged", None, [r.logged_tier for r in rows], no_fallback)]
     proba = model.predict_proba([r.text for r in rows])
     for threshold in sorted({*thresholds, model.threshold}):
-        policy = replace(model.policy, threshold=threshold)
+        policy = replace(model.policy, threshold=threshold, default_tier=fallback_to)
         decisions = [policy.decide(p.tolist(), model.model_id) for p in proba]
         name = "model (card threshold)" if threshold == model.threshold else "model"
         points.append(
