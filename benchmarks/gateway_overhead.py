@@ -10,6 +10,10 @@ latency, the latency the gateway adds and requests/s; then ``/v1/classify`` requ
 LiteLLM's proxy is installed (``pip install 'litellm[proxy]'``) it runs on the same upstream in
 the same run, side by side.
 
+The last column is the serving process's CPU time per request (all its threads, from
+/proc): other work on the machine inflates it far less than it depresses requests/s, and
+1e6 / (CPU µs per request) bounds what one worker can serve on a core of its own.
+
 Placement on a 2-core machine: the gateway (one uvicorn worker) is pinned to CPU 0; the fake
 upstream, LiteLLM and the load generator share CPU 1. Targets (issue 3): added p50 <= 1.5 ms at
 c=1 and c=16, <= 10 ms at c=64, >= 1,500 requests/s per worker at c=64.
@@ -36,6 +40,7 @@ import aiohttp
 
 REPO = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 16, 64)
+MASTER_KEY = "sk-bench-0123456789abcdef0123456789abcdef"
 QUESTION = "Where is my order #4521? It was supposed to arrive yesterday and I need it for work."
 
 
@@ -96,6 +101,13 @@ class Result:
     latencies_ms: list[float]
     seconds: float
     errors: int
+    server_cpu_s: float
+
+    @property
+    def cpu_us_per_request(self) -> float:
+        """Server CPU per request: contention on the machine inflates it far less than req/s."""
+        done = len(self.latencies_ms) + self.errors
+        return self.server_cpu_s / done * 1e6 if done else float("nan")
 
     @property
     def rps(self) -> float:
@@ -142,12 +154,25 @@ async def load(
     return latencies, measured, errors
 
 
-def run_load(label: str, url: str, payload: bytes, concurrency: int, duration: float) -> Result:
-    headers = {"Content-Type": "application/json", "Authorization": "Bearer bench"}
+def process_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process so far (all its threads)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_load(
+    label: str, url: str, payload: bytes, concurrency: int, duration: float, pid: int | None
+) -> Result:
+    """Warm up for a second, then measure latency, requests/s and the server's CPU per request."""
+    # The gateway runs without keys and the fake ignores them; LiteLLM wants its master key.
+    headers = {"Content-Type": "application/json", "Authorization": f"Bearer {MASTER_KEY}"}
+    asyncio.run(load(url, payload, headers, concurrency, 1.0, warmup=0.0))
+    cpu_before = process_cpu_s(pid) if pid else 0.0
     latencies, seconds, errors = asyncio.run(
-        load(url, payload, headers, concurrency, duration, warmup=min(1.0, duration / 3))
+        load(url, payload, headers, concurrency, duration, warmup=0.0)
     )
-    return Result(label, concurrency, latencies, seconds, errors)
+    cpu = process_cpu_s(pid) - cpu_before if pid else float("nan")
+    return Result(label, concurrency, latencies, seconds, errors, cpu)
 
 
 def gateway_config(directory: Path, upstream: str) -> Path:
@@ -202,6 +227,10 @@ def litellm_config(directory: Path, upstream: str) -> Path:
               model: openai/gemini-2.5-flash
               api_base: {upstream}
               api_key: unused
+        general_settings:
+          master_key: {MASTER_KEY}
+        litellm_settings:
+          telemetry: false
         """
     )
     path = directory / "litellm.yaml"
@@ -265,8 +294,8 @@ def main() -> None:
         wait_ready(gateway + "/readyz", processes[-1])
 
         targets = [
-            ("direct", upstream + "/chat/completions"),
-            ("tierroute", gateway + "/v1/chat/completions"),
+            ("direct", upstream + "/chat/completions", processes[0].pid),
+            ("tierroute", gateway + "/v1/chat/completions", processes[1].pid),
         ]
         if args.litellm:
             lite = litellm_config(workdir, upstream)
@@ -281,7 +310,9 @@ def main() -> None:
             wait_ready(
                 f"http://127.0.0.1:{lite_port}/health/liveliness", processes[-1], timeout=180
             )
-            targets.append(("litellm", f"http://127.0.0.1:{lite_port}/v1/chat/completions"))
+            targets.append(
+                ("litellm", f"http://127.0.0.1:{lite_port}/v1/chat/completions", processes[-1].pid)
+            )
         else:
             print("LiteLLM proxy not installed (pip install 'litellm[proxy]'): skipped")
 
@@ -294,28 +325,33 @@ def main() -> None:
             f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f} "
             "(other work on the machine skews the figures)"
         )
-        header = f"{'target':<10} {'c':>3} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} {'req/s':>8} {'errors':>6}"
-        print(header)
+        print(
+            f"{'target':<10} {'c':>3} {'p50 ms':>8} {'p99 ms':>8} {'+p50 ms':>8} {'+p99 ms':>8} "
+            f"{'req/s':>8} {'errors':>6} {'server CPU µs/req':>18}"
+        )
         for concurrency in CONCURRENCY:
             base: Result | None = None
-            for label, url in targets:
-                result = run_load(label, url, chat, concurrency, args.duration)
+            for label, url, pid in targets:
+                result = run_load(label, url, chat, concurrency, args.duration, pid)
                 if base is None:
                     base = result
                 added50 = result.pct(0.5) - base.pct(0.5)
                 added99 = result.pct(0.99) - base.pct(0.99)
                 print(
-                    f"{label:<10} {concurrency:>3} {result.pct(0.5):>8.2f} {result.pct(0.99):>8.2f} "
-                    f"{added50:>8.2f} {added99:>8.2f} {result.rps:>8.0f} {result.errors:>6}"
+                    f"{label:<10} {concurrency:>3} {result.pct(0.5):>8.2f} "
+                    f"{result.pct(0.99):>8.2f} {added50:>8.2f} {added99:>8.2f} {result.rps:>8.0f} "
+                    f"{result.errors:>6} {result.cpu_us_per_request:>18.0f}"
                 )
         classify = orjson.dumps({"text": QUESTION})
         for concurrency in (1, 16):
             result = run_load(
-                "classify", gateway + "/v1/classify", classify, concurrency, args.duration
-            )
+                "classify", gateway + "/v1/classify", classify, concurrency, args.duration,
+                processes[1].pid,
+            )  # fmt: skip
             print(
-                f"/v1/classify c={concurrency}: {result.rps:,.0f} requests/s, p50 {result.pct(0.5):.2f} ms, "
-                f"p99 {result.pct(0.99):.2f} ms, errors {result.errors}"
+                f"/v1/classify c={concurrency}: {result.rps:,.0f} requests/s, "
+                f"p50 {result.pct(0.5):.2f} ms, p99 {result.pct(0.99):.2f} ms, "
+                f"errors {result.errors}, gateway CPU {result.cpu_us_per_request:.0f} µs/request"
             )
         print(f"load average at the end {os.getloadavg()[0]:.2f}")
     finally:
