@@ -32,6 +32,7 @@ def test_emails_are_masked(email: str) -> None:
         "(555) 123-4567",
         "555-123-4567",
         "+44 20 7946 0958",
+        "09 01 23 45 67",
     ],
 )
 def test_phone_numbers_are_masked(phone: str) -> None:
@@ -40,7 +41,13 @@ def test_phone_numbers_are_masked(phone: str) -> None:
 
 @pytest.mark.parametrize(
     "card",
-    ["4111 1111 1111 1111", "4111-1111-1111-1111", "4111111111111111", "378282246310005"],
+    [
+        "4111 1111 1111 1111",
+        "4111-1111-1111-1111",
+        "4111111111111111",
+        "378282246310005",
+        "4 1 1 1 1 1 1 1 1 1 1 1 1 1 1 1",
+    ],
 )
 def test_card_numbers_are_masked(card: str) -> None:
     assert redact(f"My card {card} was charged") == f"My card {CARD_MASK} was charged"
