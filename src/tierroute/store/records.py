@@ -66,6 +66,8 @@ class RequestRecord:
 
 
 _REQUEST_FIELDS = tuple(f.name for f in fields(RequestRecord))
+REQUEST_COLUMNS: tuple[str, ...] = (*_REQUEST_FIELDS, "attempt_count")
+"""The ``requests`` columns a ``RequestRecord.row()`` fills (all but the generated id)."""
 
 
 @dataclass(slots=True)

@@ -25,7 +25,8 @@ from typing import Any
 from sqlalchemy import Engine, insert
 from sqlalchemy.exc import SQLAlchemyError
 
-from tierroute.store.records import FeedbackRecord, RequestRecord
+from tierroute.store.bulk import BulkInsert
+from tierroute.store.records import REQUEST_COLUMNS, FeedbackRecord, RequestRecord
 from tierroute.store.schema import feedback, requests
 
 logger = logging.getLogger(__name__)
@@ -73,6 +74,7 @@ class LogWriter:
         self.dead_lettered = 0
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._request_insert: BulkInsert | None = None
         self._closed = False
 
     @property
@@ -193,6 +195,11 @@ class LogWriter:
             flush.done.set_result(None)
         return stop
 
+    def _bulk_requests(self) -> BulkInsert:
+        if self._request_insert is None:
+            self._request_insert = BulkInsert(self.engine, requests, REQUEST_COLUMNS)
+        return self._request_insert
+
     def _write(
         self, request_rows: list[dict[str, Any]], feedback_rows: list[dict[str, Any]]
     ) -> Exception | None:
@@ -204,7 +211,7 @@ class LogWriter:
             try:
                 with self.engine.begin() as conn:
                     if request_rows:
-                        conn.execute(insert(requests), request_rows)
+                        self._bulk_requests().execute(conn, request_rows)
                     if feedback_rows:
                         conn.execute(insert(feedback), feedback_rows)
             except SQLAlchemyError as exc:

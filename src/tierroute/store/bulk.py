@@ -1,0 +1,54 @@
+"""Insert many rows through the driver's own ``executemany``, skipping per-row type processing.
+
+SQLAlchemy Core's ``conn.execute(insert(table), rows)`` runs every value of every row through
+its type processors: about 25 µs a request-log row, on the same core (and GIL) that serves
+requests. The statement is compiled once per dialect here, and the few values the drivers
+cannot take as they are get converted by hand: JSON columns to text (orjson), and on SQLite
+datetimes to the text format SQLAlchemy's SQLite ``DateTime`` reads back.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import orjson
+from sqlalchemy import JSON, Connection, DateTime, Engine, Table, insert
+
+_SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+
+
+class BulkInsert:
+    """A compiled ``INSERT`` for ``table`` with the given columns, ready for ``executemany``."""
+
+    def __init__(self, engine: Engine, table: Table, keys: Sequence[str]) -> None:
+        compiled = insert(table).compile(dialect=engine.dialect, column_keys=list(keys))
+        self.sql = compiled.string
+        self.order: tuple[str, ...] | None = (
+            tuple(compiled.positiontup or ()) if compiled.positional else None
+        )
+        columns = {column.name: column for column in table.columns}
+        self.json_keys = tuple(k for k in keys if isinstance(columns[k].type, JSON))
+        sqlite = engine.dialect.name == "sqlite"
+        self.datetime_keys = (
+            tuple(k for k in keys if isinstance(columns[k].type, DateTime)) if sqlite else ()
+        )
+
+    def _convert(self, row: dict[str, Any]) -> dict[str, Any]:
+        for key in self.json_keys:
+            row[key] = orjson.dumps(row[key]).decode("utf-8")
+        for key in self.datetime_keys:
+            value = row[key]
+            if isinstance(value, datetime):
+                row[key] = value.strftime(_SQLITE_DATETIME)
+        return row
+
+    def execute(self, conn: Connection, rows: Sequence[dict[str, Any]]) -> None:
+        """Insert ``rows`` (dicts keyed by column name; converted copies are sent)."""
+        converted = [self._convert(dict(row)) for row in rows]
+        order = self.order
+        if order is None:
+            conn.exec_driver_sql(self.sql, converted)
+        else:
+            conn.exec_driver_sql(self.sql, [tuple(r[k] for k in order) for r in converted])
