@@ -22,7 +22,13 @@ from tierroute.classifier.pipeline import TemperatureCalibrated
 
 
 class CompiledPredictor:
-    """Probabilities for single texts without scikit-learn on the hot path."""
+    """Probabilities for single texts without scikit-learn on the hot path.
+
+    Each tf-idf block is l2-normalised on its own, so for a block with features i the logits gain
+    ``sum_i t_i idf_i w_i / sqrt(sum_i (t_i idf_i)^2)``. One table row per feature holds
+    ``[idf^2, idf * w_1, ..., idf * w_C]``: one gather and one segmented sum give both numerator
+    and norm of every block, whatever the number of features (few numpy calls per text).
+    """
 
     def __init__(self, model: TemperatureCalibrated) -> None:
         pipeline = model.pipeline
@@ -32,10 +38,9 @@ class CompiledPredictor:
         if coef.shape[0] == 1:
             raise ValueError("compiled predictor needs a multinomial model (3+ tiers)")
         analyzers: list[tuple[Analyzer, Analyzer | None, dict[str, int], int]] = []
-        idf_parts: list[NDArray[np.float64]] = []
-        weight_parts: list[NDArray[np.float64]] = []
-        offset = 0  # position in the combined tables (each block has one extra "unknown" row)
-        coef_offset = 0  # position in the classifier's feature space
+        tables: list[NDArray[np.float64]] = []
+        offset = 0  # row in the combined table (each block has one extra "unknown" row)
+        coef_offset = 0  # column in the classifier's feature space
         for _, vectorizer in union.transformer_list:
             if vectorizer.norm != "l2" or not vectorizer.use_idf or not vectorizer.sublinear_tf:
                 raise ValueError("compiled predictor supports sublinear l2-normalised tf-idf only")
@@ -44,54 +49,70 @@ class CompiledPredictor:
             folded_part, raw_part = SPLIT_ANALYZERS[vectorizer.analyzer]
             size = len(vectorizer.vocabulary_)
             vocabulary = {gram: offset + i for gram, i in vectorizer.vocabulary_.items()}
-            # Unknown grams map to a trailing row with idf 0 and weights 0: no branch per gram.
+            # Unknown grams map to a trailing all-zero row: no branch per gram.
             analyzers.append((folded_part, raw_part, vocabulary, offset + size))
-            idf_parts.append(np.append(np.asarray(vectorizer.idf_, dtype=np.float64), 0.0))
-            block_weights = np.zeros((size + 1, coef.shape[0]))
-            block_weights[:size] = coef[:, coef_offset : coef_offset + size].T
-            weight_parts.append(block_weights)
+            idf = np.asarray(vectorizer.idf_, dtype=np.float64)
+            table = np.zeros((size + 1, 1 + coef.shape[0]))
+            table[:size, 0] = idf * idf
+            table[:size, 1:] = idf[:, None] * coef[:, coef_offset : coef_offset + size].T
+            tables.append(table)
             offset += size + 1
             coef_offset += size
         self._analyzers = tuple(analyzers)
-        self._idf = np.concatenate(idf_parts)
-        self._weights = np.ascontiguousarray(np.vstack(weight_parts))
-        self._intercept = np.asarray(clf.intercept_, dtype=np.float64)
+        self._table = np.ascontiguousarray(np.vstack(tables))
+        self._intercept: list[float] = [float(b) for b in clf.intercept_]
         self._beta = float(model.beta)
         self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes_)
 
-    def logits(self, text: str) -> NDArray[np.float64]:
+    def logits(self, text: str) -> list[float]:
         """Uncalibrated logits for one text."""
         folded = fold(text)
         counters: list[Counter[str]] = []
-        lookups = []
-        for folded_part, raw_part, vocabulary, unknown in self._analyzers:
+        for folded_part, raw_part, _, _ in self._analyzers:
             grams = folded_part(folded)
             if raw_part is not None:
                 grams += raw_part(text)
-            counts = Counter(grams)
-            counters.append(counts)
-            lookups.append(map(vocabulary.get, counts, repeat(unknown)))
-        total = sum(len(c) for c in counters)
-        if total == 0:
-            return self._intercept.copy()
-        index = np.fromiter(chain.from_iterable(lookups), np.intp, total)
-        tf = np.fromiter(chain.from_iterable(c.values() for c in counters), np.float64, total)
-        values = (np.log(tf) + 1.0) * self._idf[index]
-        start = 0
+            counters.append(Counter(grams))
+        starts: list[int] = []
+        total = 0
         for counts in counters:
-            end = start + len(counts)
-            block = values[start:end]
-            norm = math.sqrt(block @ block)
-            if norm:
-                block /= norm
-            start = end
-        return values @ self._weights[index] + self._intercept
+            if counts:
+                starts.append(total)
+                total += len(counts)
+        scores = list(self._intercept)
+        if not total:
+            return scores
+        index = np.fromiter(
+            chain.from_iterable(
+                map(vocabulary.get, counts, repeat(unknown))
+                for counts, (_, _, vocabulary, unknown) in zip(
+                    counters, self._analyzers, strict=True
+                )
+            ),
+            np.intp,
+            total,
+        )
+        rows = self._table[index]
+        if any(max(counts.values(), default=1) > 1 for counts in counters):
+            tf = np.fromiter(chain.from_iterable(c.values() for c in counters), np.float64, total)
+            weight = np.log(tf) + 1.0  # sublinear tf
+            rows *= weight[:, None]
+            rows[:, 0] *= weight  # the norm column holds (tf * idf)^2
+        for block in np.add.reduceat(rows, starts, axis=0).tolist():
+            if block[0] > 0.0:
+                norm = math.sqrt(block[0])
+                scores = [s + v / norm for s, v in zip(scores, block[1:], strict=True)]
+        return scores
 
     def predict_proba_one(self, text: str) -> list[float]:
         """Calibrated probabilities for one text, in ``classes`` order."""
-        z = self._beta * self.logits(text)
-        e = np.exp(z - z.max())
-        return (e / e.sum()).tolist()  # type: ignore[no-any-return]
+        # A handful of classes: plain floats beat numpy's per-call overhead here.
+        z = self.logits(text)
+        top = max(z)
+        beta = self._beta
+        e = [math.exp(beta * (v - top)) for v in z]
+        total = sum(e)
+        return [v / total for v in e]
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """Calibrated probabilities for many texts (rows in input order)."""

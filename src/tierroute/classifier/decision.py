@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from operator import mul
 from typing import Any
 
 
@@ -62,19 +63,17 @@ class DecisionPolicy:
 
     def choose(self, proba: Sequence[float]) -> tuple[int, bool]:
         """(index of the routed tier before fallback, whether the threshold triggers fallback)."""
-        top = max(range(len(proba)), key=proba.__getitem__)
+        confidence = max(proba)
         if self._columns:
-            costs = [sum(c * p for c, p in zip(col, proba, strict=True)) for col in self._columns]
-            top_choice = min(range(len(costs)), key=costs.__getitem__)
-        else:
-            top_choice = top
-        return top_choice, proba[top] < self.threshold
+            costs = [sum(map(mul, column, proba)) for column in self._columns]
+            return costs.index(min(costs)), confidence < self.threshold
+        return list(proba).index(confidence), confidence < self.threshold
 
     def decide(self, proba: Sequence[float], model_id: str) -> Decision:
         """Turn one row of probabilities (in ``tiers`` order) into a ``Decision``."""
         index, low = self.choose(proba)
         confidence = float(max(proba))
-        probabilities = {tier: float(p) for tier, p in zip(self.tiers, proba, strict=True)}
+        probabilities = dict(zip(self.tiers, map(float, proba), strict=True))
         predicted = self.tiers[index]
         if low:
             reason = (
@@ -84,7 +83,7 @@ class DecisionPolicy:
             return Decision(
                 self.default_tier, confidence, probabilities, True, reason, model_id, predicted
             )
-        if self._columns and index != max(range(len(proba)), key=proba.__getitem__):
+        if self._columns and proba[index] != confidence:
             reason = f"least expected cost: {predicted} (cost matrix outweighs the top class)"
         else:
             reason = f"top class {predicted} with confidence {confidence:.3f}"

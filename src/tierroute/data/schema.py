@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -88,8 +89,13 @@ class LabeledRow:
 
 
 def normalize_text(text: str) -> str:
-    """The key two texts are compared by for duplicates and train/eval leakage."""
-    return fold(text)
+    """The key two texts are compared by for duplicates and train/eval leakage.
+
+    Case, diacritics and spacing are ignored ("Đơn hàng" == "don  hang"); unlike the features'
+    ``fold`` it keeps the whole text and every script.
+    """
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("đ", "d"))
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
 def guess_lang(text: str) -> str:
