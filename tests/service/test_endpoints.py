@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import logging
+import socket
+import time
+
 import httpx
 import pytest
 
@@ -208,3 +212,19 @@ def test_unknown_route_is_an_openai_style_404(gateway: Gateway) -> None:
     response = gateway.client.get("/v1/nothing-here")
     assert response.status_code == 404
     assert error_of(response)["type"] == "not_found_error"
+
+
+def test_client_leaving_mid_body_is_not_an_error(
+    gateway: Gateway, caplog: pytest.LogCaptureFixture
+) -> None:
+    host, port = "127.0.0.1", gateway.server.port
+    with socket.create_connection((host, port), timeout=5) as sock:
+        sock.sendall(
+            b"POST /v1/classify HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + gateway.keys[0].encode() + b"\r\n"
+            b"Content-Length: 5000\r\n\r\n" + b'{"text": "half a bo'
+        )
+        time.sleep(0.2)
+    time.sleep(0.3)
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert gateway.client.post("/v1/classify", json={"text": "still there?"}).status_code == 200

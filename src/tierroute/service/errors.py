@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
 from tierroute.exceptions import GatewayError, ModelError, TierrouteError
@@ -119,6 +120,12 @@ async def _on_http_error(request: Request, exc: Exception) -> Response:
     return error_response(exc.status_code, str(exc.detail), error_type, code=code, headers=headers)
 
 
+async def _on_client_disconnect(request: Request, exc: Exception) -> Response:
+    # The client left while sending its body: nothing was accepted, nobody reads the answer.
+    logger.debug("client disconnected before its request body was complete")
+    return Response(status_code=499)
+
+
 async def _on_unexpected(request: Request, exc: Exception) -> Response:
     logger.exception("unhandled error on %s %s", request.method, request.url.path)
     return error_response(
@@ -137,4 +144,5 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(TierrouteError, _on_tierroute_error)
     app.add_exception_handler(RequestValidationError, _on_validation_error)
     app.add_exception_handler(StarletteHTTPException, _on_http_error)
+    app.add_exception_handler(ClientDisconnect, _on_client_disconnect)
     app.add_exception_handler(Exception, _on_unexpected)
