@@ -153,6 +153,10 @@ async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -
     except ClientGone:
         pending.finish(CLIENT_CLOSED, "client disconnected before the answer")
         return Response(status_code=CLIENT_CLOSED)
+    except Exception as exc:
+        # Accepted requests are always logged, even when something unforeseen broke.
+        pending.finish(500, f"internal error: {type(exc).__name__}")
+        raise
     record = pending.record
     record.model = result.model
     record.attempts = attempt_rows(result.attempts)
@@ -186,6 +190,9 @@ async def _stream(request: Request, pending: _Pending, body: dict[str, Any]) -> 
     except ClientGone:
         pending.finish(CLIENT_CLOSED, "client disconnected before the first byte")
         return Response(status_code=CLIENT_CLOSED)
+    except Exception as exc:
+        pending.finish(500, f"internal error: {type(exc).__name__}")
+        raise
     record = pending.record
     record.model = handle.model
     record.overhead_ms = max(pending.elapsed_ms() - handle.first_byte_ms, 0.0)
@@ -240,6 +247,9 @@ class RelayResponse(Response):
             status, error = CLIENT_CLOSED, "client disconnected mid-stream"
         except asyncio.CancelledError:
             status, error = CLIENT_CLOSED, "cancelled mid-stream (server stopping)"
+            raise
+        except Exception as exc:
+            status, error = 500, f"internal error mid-stream: {type(exc).__name__}"
             raise
         finally:
             if not handle.finished:
