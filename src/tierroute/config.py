@@ -126,6 +126,35 @@ class ServerConfig(_Section):
     max_body_bytes: int = Field(default=1_048_576, gt=0)
 
 
+class RolloutConfig(_Section):
+    """A challenger classifier beside the champion: shadow scoring, optionally a canary share.
+
+    ``challenger``: ``"latest"`` (the newest model created after the champion, none when the
+    champion is the newest), a model id under the models root, or a model directory. Unset: no
+    challenger. With ``canary = false`` the challenger only scores (shadow); with ``true`` it
+    also routes a share of traffic that ramps and rolls back as ``tierroute.loop.canary`` says.
+    """
+
+    challenger: str | None = None
+    canary: bool = False
+    initial_weight: float = Field(default=0.10, ge=0.0, le=1.0)
+    increment: float = Field(default=0.15, ge=0.0, le=1.0)
+    interval_s: float = Field(default=3600.0, gt=0)
+    max_weight: float = Field(default=1.0, ge=0.0, le=1.0)
+    error_margin: float = Field(default=0.02, ge=0.0, le=1.0)
+    fallback_margin: float = Field(default=0.05, ge=0.0, le=1.0)
+    min_requests: int = Field(default=200, ge=1)
+    window_s: float = Field(default=3600.0, gt=0)
+
+    @model_validator(mode="after")
+    def _ramp_fits(self) -> RolloutConfig:
+        if self.initial_weight > self.max_weight:
+            raise ValueError(
+                f"initial_weight {self.initial_weight} is above max_weight {self.max_weight}"
+            )
+        return self
+
+
 def split_model_ref(ref: str) -> tuple[str, str]:
     """``"provider:model"`` -> ``("provider", "model")``; the model part may contain ``:``."""
     provider, sep, model = ref.partition(":")
@@ -149,6 +178,7 @@ class GatewayConfig(BaseSettings):
     retry: RetryConfig = RetryConfig()
     log: LogConfig = LogConfig()
     server: ServerConfig = ServerConfig()
+    rollout: RolloutConfig = RolloutConfig()
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     admin_key: str | None = Field(default=None, repr=False)
 
