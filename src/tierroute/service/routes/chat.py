@@ -43,6 +43,8 @@ router = APIRouter(tags=["chat"])
 
 PASSTHROUGH = "passthrough"
 CLIENT_CLOSED = 499  # nginx's "client closed request": logged, never sent
+# Watch for a disconnect only once the upstream has taken this long (see DisconnectGuard).
+WATCH_AFTER_S = 0.1
 
 
 def attempt_rows(attempts: Sequence[Attempt]) -> list[dict[str, Any]]:
@@ -144,7 +146,7 @@ async def chat_completions(request: Request) -> Response:
 async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -> Response:
     state = pending.state
     try:
-        async with DisconnectGuard(request.receive):
+        async with DisconnectGuard(request.receive, after=WATCH_AFTER_S):
             result = await state.dispatcher.complete(
                 body, pending.route.chain, max_tokens=pending.route.max_tokens
             )
@@ -181,7 +183,7 @@ async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -
 async def _stream(request: Request, pending: _Pending, body: dict[str, Any]) -> Response:
     state = pending.state
     try:
-        async with DisconnectGuard(request.receive):
+        async with DisconnectGuard(request.receive, after=WATCH_AFTER_S):
             handle = await state.dispatcher.stream(
                 body, pending.route.chain, max_tokens=pending.route.max_tokens
             )
