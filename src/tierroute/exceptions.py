@@ -16,12 +16,14 @@ The tree::
         │   ├── SchemaViolation     422: well-formed JSON of the wrong shape (names the field)
         │   └── RequestNotFound     404: feedback for a request id the log does not hold
         ├── AuthenticationFailed    401: missing or wrong gateway key
+        ├── PermissionDenied        403: a key that may not use this endpoint (admin endpoints)
         ├── UnknownModel            404: a model name that is not configured (lists valid ones)
         ├── RequestTooLarge         413: body over the configured limit
         ├── UpstreamRejected        a provider's 4xx other than 429, never retried (401/403 -> 502:
         │                           our provider key was rejected, not the client's)
         ├── ProviderKeyMissing      503: the provider key's environment variable is not set
-        └── ChainExhausted          503: every model of the chain failed, was rate-limited or open
+        ├── ChainExhausted          503: every model of the chain failed, was rate-limited or open
+        └── ReloadFailed            500: a model reload failed; the service keeps the old model
 
 The CLI maps these to exit codes and messages; the service maps them to HTTP status codes in
 one place (tierroute.service.errors).
@@ -140,6 +142,14 @@ class AuthenticationFailed(GatewayError):
     code = "invalid_api_key"
 
 
+class PermissionDenied(GatewayError):
+    """A key that may not use this endpoint, e.g. a gateway key on an admin endpoint (403)."""
+
+    status_code = 403
+    error_type = "permission_error"
+    code = "permission_denied"
+
+
 class UnknownModel(GatewayError):
     """A model name that is not configured (404); the message lists the valid ones."""
 
@@ -224,3 +234,11 @@ class ChainExhausted(GatewayError):
     def __init__(self, attempts: Sequence[Attempt]) -> None:
         tried = "; ".join(f"{a.model}: {a.outcome} ({a.detail})" for a in attempts)
         super().__init__(f"no upstream model could answer; tried {tried}", attempts=attempts)
+
+
+class ReloadFailed(GatewayError):
+    """Loading the new champion (or challenger) failed; the old one keeps serving (500)."""
+
+    status_code = 500
+    error_type = "api_error"
+    code = "reload_failed"

@@ -1,8 +1,10 @@
 """``create_app``: the FastAPI application; its lifespan loads everything, nothing at import.
 
-The lifespan loads and verifies the model, builds the router (classifier + config), opens the
-request log and its writer thread, and starts the dispatcher's pooled upstream client; on
-shutdown it closes the client and drains the log writer, so nothing queued is lost.
+The lifespan loads and verifies the model (and the configured challenger, service.rollout),
+builds the router (classifier + config), opens the request log and its writer thread, and
+starts the dispatcher's pooled upstream client; on shutdown it closes the client and drains
+the log writer, so nothing queued is lost. ``POST /admin/reload`` and SIGHUP swap in a new
+champion while serving (service.reload).
 """
 
 from __future__ import annotations
@@ -21,7 +23,19 @@ from tierroute.config import GatewayConfig
 from tierroute.gateway.dispatch import Dispatcher
 from tierroute.service.errors import install_error_handlers
 from tierroute.service.metrics import ServiceMetrics
-from tierroute.service.routes import chat, classify, feedback, health, metrics, models, stats
+from tierroute.service.reload import Reloader, rollout_mode
+from tierroute.service.rollout import load_rollout, models_root_of
+from tierroute.service.routes import (
+    admin,
+    canary,
+    chat,
+    classify,
+    feedback,
+    health,
+    metrics,
+    models,
+    stats,
+)
 from tierroute.service.routing import TierRouter
 from tierroute.service.state import ServiceState
 from tierroute.store import LogWriter, open_engine
@@ -55,6 +69,9 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         model = await asyncio.to_thread(load_model, model_path)
         router = TierRouter(config, model)
+        # Reloads and the challenger look in the models root the served model belongs to.
+        models_root = models_root_of(model_path)
+        rollout = await asyncio.to_thread(load_rollout, config, models_root, model.model_id)
         service_metrics = ServiceMetrics(registry)
         engine = await asyncio.to_thread(open_engine, config.log.url)
         writer = LogWriter(engine, dead_letter=dead_letter)
@@ -71,12 +88,21 @@ def create_app(
             len(router.model_names),
             engine.url.render_as_string(hide_password=True),
         )
-        app.state.tierroute = ServiceState(
-            config, router, dispatcher, engine, writer, service_metrics
+        reloader = Reloader(config, models_root)
+        state = ServiceState(config, router, dispatcher, engine, writer, service_metrics)
+        state.rollout, state.reloader = rollout, reloader
+        sighup = reloader.install_sighup(state)
+        logger.info(
+            "challenger: %s (%s); reload with POST /admin/reload%s",
+            rollout.model_id if rollout else "none",
+            rollout_mode(rollout),
+            " or SIGHUP" if sighup else "",
         )
+        app.state.tierroute = state
         try:
             yield
         finally:
+            reloader.remove_sighup()
             app.state.tierroute = None
             await dispatcher.aclose()
             await asyncio.to_thread(writer.close)
@@ -93,6 +119,6 @@ def create_app(
     )
     install_error_handlers(app)
     # Chat first: routes are matched in order, and it is the hot path.
-    for module in (chat, classify, models, feedback, stats, health, metrics):
+    for module in (chat, classify, models, feedback, stats, health, canary, admin, metrics):
         app.include_router(module.router)
     return app

@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 from starlette.exceptions import HTTPException
 
-from tierroute.exceptions import AuthenticationFailed
+from tierroute.exceptions import AuthenticationFailed, PermissionDenied
 from tierroute.service.state import ServiceState
 
 
@@ -58,3 +58,26 @@ async def require_api_key(request: Request, state: State) -> str | None:
 
 
 ApiKey = Annotated[str | None, Depends(require_api_key)]
+
+
+def check_admin_key(request: Request, state: ServiceState) -> None:
+    """401 without a bearer key, 403 unless it is ``TIERROUTE_ADMIN_KEY`` (or none is set)."""
+    admin_key = state.config.admin_key
+    if not admin_key:
+        raise PermissionDenied(
+            "Admin endpoints are disabled: set TIERROUTE_ADMIN_KEY and restart the gateway."
+        )
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    token = token.strip()
+    if scheme.lower() != "bearer" or not token:
+        raise AuthenticationFailed("Missing admin key: send 'Authorization: Bearer <admin key>'.")
+    if not hmac.compare_digest(token.encode("utf-8"), admin_key.encode("utf-8")):
+        raise PermissionDenied("This key may not use admin endpoints.")
+
+
+async def require_admin_key(request: Request, state: State) -> None:
+    """Dependency: the admin key check (see ``check_admin_key``)."""
+    check_admin_key(request, state)
+
+
+AdminKey = Annotated[None, Depends(require_admin_key)]

@@ -10,24 +10,37 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from tierroute.classifier.decision import Decision
 from tierroute.classifier.model import TierModel
 from tierroute.config import GatewayConfig, split_model_ref
 from tierroute.exceptions import ConfigError, UnknownModel
+from tierroute.store.records import CHAMPION
+
+if TYPE_CHECKING:
+    from tierroute.loop.canary import CanaryController
 
 AUTO = "auto"
 
 
 @dataclass(slots=True)
 class Route:
-    """Where one request goes."""
+    """Where one request goes.
+
+    With a challenger loaded (``service.rollout``), ``side`` says which classifier routed the
+    request (``"champion"`` or ``"canary"``), ``challenger`` holds the challenger's decision, and
+    ``canary`` the controller that chose the side, which is told how the request ended.
+    """
 
     chain: tuple[str, ...]
     tier: str | None = None
     decision: Decision | None = None
     max_tokens: int | None = None
     classify_ms: float = 0.0
+    side: str = CHAMPION
+    challenger: Decision | None = None
+    canary: CanaryController | None = None
 
 
 class TierRouter:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine
 
@@ -13,10 +14,14 @@ from tierroute.service.metrics import ServiceMetrics
 from tierroute.service.routing import TierRouter
 from tierroute.store import LogWriter
 
+if TYPE_CHECKING:
+    from tierroute.service.reload import Reloader
+    from tierroute.service.rollout import Rollout
+
 
 @dataclass(slots=True)
 class ServiceState:
-    """The loaded model and router, the dispatcher, the request log and the metrics."""
+    """The loaded model and router, the dispatcher, the request log, the metrics, the rollout."""
 
     config: GatewayConfig
     router: TierRouter
@@ -25,6 +30,9 @@ class ServiceState:
     writer: LogWriter
     metrics: ServiceMetrics
     started_at: float = field(default_factory=time.time)
+    # The challenger (shadow/canary) and the reloader that swaps router and rollout together.
+    rollout: Rollout | None = None
+    reloader: Reloader | None = None
 
     @property
     def max_body_bytes(self) -> int:

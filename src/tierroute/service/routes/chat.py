@@ -35,9 +35,9 @@ from tierroute.service.parsing import (
     read_json_object,
     request_id_from,
 )
-from tierroute.service.routing import Route
+from tierroute.service.routing import AUTO, Route
 from tierroute.service.state import ServiceState
-from tierroute.store import RequestRecord, user_key_hash
+from tierroute.store import CANARY, RequestRecord, user_key_hash
 
 router = APIRouter(tags=["chat"])
 
@@ -79,6 +79,9 @@ class _Pending:
             self.headers["x-tierroute-tier"] = decision.tier
             self.headers["x-tierroute-confidence"] = f"{decision.confidence:.4f}"
             self.headers["x-tierroute-fallback"] = "true" if decision.fallback else "false"
+            self.headers["x-tierroute-model-id"] = decision.model_id
+            if route.canary is not None:
+                self.headers["x-tierroute-route-side"] = route.side
         else:
             self.headers["x-tierroute-tier"] = PASSTHROUGH
             self.headers["x-tierroute-fallback"] = "false"
@@ -94,6 +97,14 @@ class _Pending:
         record.latency_ms = self.elapsed_ms()
         state = self.state
         state.writer.submit(record)
+        canary = self.route.canary
+        if canary is not None and status != CLIENT_CLOSED:
+            # A client that went away says nothing about either classifier.
+            canary.record(
+                canary=self.route.side == CANARY,
+                error=status >= 400,
+                fallback=bool(record.fallback),
+            )
         state.metrics.gateway.request(
             record.tier or PASSTHROUGH, record.model or "", status, record.latency_ms / 1000.0
         )
@@ -117,8 +128,14 @@ async def chat_completions(request: Request) -> Response:
     api_key = check_api_key(request, state)
     chat = parse_chat_request(await read_json_object(request, state.max_body_bytes))
     text = classifier_text(chat.messages)
-    route = state.router.route(chat.model, text)
+    rollout = state.rollout
+    if rollout is not None and chat.model == AUTO:
+        # The canary's stable key: the client's user, else its API key, else the request id.
+        route = rollout.route(state.router, text, chat.user or api_key or request_id)
+    else:
+        route = state.router.route(chat.model, text)
     decision = route.decision
+    challenger = route.challenger
     if decision is not None:
         state.metrics.gateway.classified(route.classify_ms / 1000.0)
     body = chat.body
@@ -136,6 +153,9 @@ async def chat_completions(request: Request) -> Response:
         classify_ms=route.classify_ms if decision else None,
         text=redact(text) if state.store_text else None,
         user_key=user_key_hash(key_source) if key_source else None,
+        route_side=route.side,
+        challenger_tier=challenger.tier if challenger else None,
+        challenger_model_id=challenger.model_id if challenger else None,
     )
     pending = _Pending(state, start, route, record)
     if chat.stream:

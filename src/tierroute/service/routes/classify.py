@@ -1,7 +1,8 @@
 """``POST /v1/classify``: the routing decision for ``{"text"}``, ``{"messages"}`` or a batch.
 
 Each classified text is logged (endpoint ``classify``) like a chat request, so labels given
-through ``/v1/feedback`` can refer to it; batch items get ids ``<request id>.<index>``.
+through ``/v1/feedback`` can refer to it; batch items get ids ``<request id>.<index>``. A
+configured challenger's decision is logged beside the champion's (shadow).
 """
 
 from __future__ import annotations
@@ -75,9 +76,16 @@ async def classify(request: Request) -> Response:
         ids = [request_id]
     classify_ms = (time.perf_counter() - start) * 1000.0
     state.metrics.gateway.classified(classify_ms / 1000.0 / len(texts))
+    # A challenger scores in shadow here (the answer is always the champion's; canary routing
+    # applies to chat, where errors and fallbacks can be measured).
+    rollout = state.rollout
+    shadow: list[Decision | None] = [None] * len(texts)
+    if rollout is not None:
+        challenger = rollout.challenger.model
+        shadow = list(challenger.predict_batch(texts) if batch else [challenger.predict(texts[0])])
     results = [_result(state, d, rid) for d, rid in zip(decisions, ids, strict=True)]
     user_key = user_key_hash(api_key) if api_key else None
-    for text, decision, rid in zip(texts, decisions, ids, strict=True):
+    for text, decision, rid, other in zip(texts, decisions, ids, shadow, strict=True):
         state.writer.submit(
             RequestRecord(
                 request_id=rid,
@@ -92,6 +100,8 @@ async def classify(request: Request) -> Response:
                 latency_ms=classify_ms,
                 text=redact(text) if state.store_text else None,
                 user_key=user_key,
+                challenger_tier=other.tier if other else None,
+                challenger_model_id=other.model_id if other else None,
             )
         )
     latency_ms = round((time.perf_counter() - start) * 1000.0, 3)
