@@ -1,0 +1,237 @@
+"""A challenger beside the champion in the running service: shadow rows, canary split, rollback.
+
+The challenger is a copy of the champion whose card says ``threshold = 1.0``: it sends every
+query to the default tier (moderate_conv -> fake:medium, then fake:large), while the champion
+sends the simple question below to simple_faq (fake:small). So each side's decisions, models
+and upstream outcomes are told apart by the fake upstream alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import openai
+import pytest
+from prometheus_client import CollectorRegistry
+
+from tests.fakes.upstream import FakeUpstream, Reply
+from tests.support.live import LiveServer, load, serving, write_config
+from tests.support.model_versions import clone_model, models_root_copy
+from tierroute.classifier.artifacts import champion_id
+from tierroute.loop.canary import assignment_point, hash_salt
+from tierroute.loop.history import promote
+from tierroute.store import get_requests, open_engine
+
+GATEWAY_KEY = "gw-rollout-key"
+ADMIN_KEY = "admin-rollout-key"
+QUESTION = "What is your refund policy?"
+CHALLENGER = "m-challenger"
+
+
+@dataclass
+class Served:
+    server: LiveServer
+    root: Path
+    log_url: str
+    champion: str
+    http: httpx.Client  # one pooled client: a new one per request costs ~20 ms
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def get(self, path: str) -> httpx.Response:
+        return self.http.get(path)
+
+    def reload(self) -> httpx.Response:
+        return self.http.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+
+    def rows(self) -> dict[str, dict[str, object]]:
+        self.get("/v1/stats/cost").raise_for_status()  # flushes the log writer
+        engine = open_engine(self.log_url)
+        try:
+            return {str(r["request_id"]): r for r in get_requests(engine)}
+        finally:
+            engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def fake() -> Iterator[FakeUpstream]:
+    with FakeUpstream().running() as upstream:
+        yield upstream
+
+
+Start = Callable[[str], AbstractContextManager["Served"]]
+
+
+@pytest.fixture
+def start(
+    fake: FakeUpstream, tmp_path: Path, small_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Start]:
+    """``with start(rollout_toml) as served``: a gateway over a root with champion + challenger."""
+    fake.reset()
+    root = models_root_copy(small_models_dir, tmp_path / "models")
+    clone_model(root, CHALLENGER, threshold=1.0)
+    monkeypatch.setenv("TIERROUTE_API_KEYS", GATEWAY_KEY)
+    monkeypatch.setenv("TIERROUTE_ADMIN_KEY", ADMIN_KEY)
+    monkeypatch.chdir(tmp_path)  # "models/<id>" in the config is relative to the working dir
+
+    @contextmanager
+    def run(rollout: str) -> Iterator[Served]:
+        config = load(write_config(tmp_path, fake.base_url, extra="\n[rollout]\n" + rollout))
+        with serving(config, root, registry=CollectorRegistry()) as (server, _app):
+            current = champion_id(root)
+            assert current is not None
+            headers = {"Authorization": f"Bearer {GATEWAY_KEY}"}
+            with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
+                yield Served(server, root, config.log.url, current, http)
+
+    yield run
+
+
+def chat(
+    served: Served, request_id: str, user: str | None = None, model: str = "auto"
+) -> httpx.Response:
+    body: dict[str, object] = {"model": model, "messages": [{"role": "user", "content": QUESTION}]}
+    if user is not None:
+        body["user"] = user
+    return served.http.post("/v1/chat/completions", json=body, headers={"x-request-id": request_id})
+
+
+def test_shadow_scores_every_request_and_logs_both_decisions(
+    start: Start, fake: FakeUpstream
+) -> None:
+    with start('challenger = "latest"\n') as served:
+        sdk = openai.OpenAI(base_url=served.url + "/v1", api_key=GATEWAY_KEY, max_retries=0)
+        for i in range(5):
+            raw = sdk.chat.completions.with_raw_response.create(
+                model="auto",
+                messages=[{"role": "user", "content": QUESTION}],
+                user=f"user-{i}",
+                extra_headers={"x-request-id": f"shadow-{i}"},
+            )
+            assert raw.headers["x-tierroute-model-id"] == served.champion
+            assert "x-tierroute-route-side" not in raw.headers  # shadow: no canary
+        sdk.chat.completions.create(
+            model="fake:coder",
+            messages=[{"role": "user", "content": "x"}],
+            extra_headers={"x-request-id": "passthrough"},
+        )
+        sdk.close()
+        classified = served.get("/health/canary").json()
+        assert classified["mode"] == "shadow" and classified["challenger_model_id"] == CHALLENGER
+        assert classified["current_weight"] == 0.0
+        served.http.post(
+            "/v1/classify", json={"text": QUESTION}, headers={"x-request-id": "classified"}
+        ).raise_for_status()
+        rows = served.rows()
+    # Routing was the champion's alone: every chat went to fake:small.
+    assert fake.models_seen() == ["small"] * 5 + ["coder"]
+    for request_id in [f"shadow-{i}" for i in range(5)] + ["classified"]:
+        row = rows[request_id]
+        assert row["route_side"] == "champion"
+        assert row["model_id"] == served.champion and row["tier"] == "simple_faq"
+        assert row["challenger_model_id"] == CHALLENGER
+        assert row["challenger_tier"] == "moderate_conv"  # the challenger's own decision
+    assert rows["passthrough"]["challenger_tier"] is None  # a concrete model is not classified
+
+
+def test_promoting_the_challenger_and_reloading_ends_the_shadow(start: Start) -> None:
+    with start('challenger = "latest"\n') as served:
+        promote(served.root, CHALLENGER, "test")
+        reloaded = served.reload().json()
+        assert reloaded["model_id"] == CHALLENGER
+        assert reloaded["previous_challenger_model_id"] == CHALLENGER
+        assert reloaded["challenger_model_id"] is None and reloaded["rollout"] == "off"
+        assert chat(served, "after").headers["x-tierroute-model-id"] == CHALLENGER
+        assert served.rows()["after"]["challenger_tier"] is None
+
+
+CANARY = """
+challenger = "models/{challenger}"
+canary = true
+initial_weight = 0.5
+increment = 0.0
+min_requests = {min_requests}
+error_margin = 0.05
+fallback_margin = {fallback_margin}
+"""
+
+
+def expected_side(user: str, weight: float) -> str:
+    return "canary" if assignment_point(user, hash_salt(CHALLENGER)) < weight else "champion"
+
+
+def test_canary_assignment_is_sticky_by_user_and_routed_by_the_challenger(
+    start: Start, fake: FakeUpstream
+) -> None:
+    rollout = CANARY.format(challenger=CHALLENGER, min_requests=1000, fallback_margin=1.0)
+    users = [f"user-{i}" for i in range(40)]
+    with start(rollout) as served:
+        sides: dict[str, set[str]] = {}
+        for round_ in range(3):
+            for user in users:
+                response = chat(served, f"{user}-{round_}", user=user)
+                assert response.status_code == 200
+                side = response.headers["x-tierroute-route-side"]
+                sides.setdefault(user, set()).add(side)
+                routed_by = CHALLENGER if side == "canary" else served.champion
+                assert response.headers["x-tierroute-model-id"] == routed_by
+        # Without a user field the API key is the key: one side for all of that key's requests.
+        keyed = {chat(served, f"nouser-{i}").headers["x-tierroute-route-side"] for i in range(5)}
+        status = served.get("/health/canary").json()
+        rows = served.rows()
+    assert all(len(seen) == 1 for seen in sides.values())  # sticky
+    for user, seen in sides.items():
+        assert seen == {expected_side(user, 0.5)}
+    canary_users = [u for u in users if sides[u] == {"canary"}]
+    assert 0 < len(canary_users) < len(users)
+    assert keyed == {expected_side(GATEWAY_KEY, 0.5)}
+    assert status["mode"] == "canary" and status["current_weight"] == 0.5
+    assert status["total_requests"] == 125
+    assert status["canary_requests"] == 3 * len(canary_users) + 5 * (keyed == {"canary"})
+    for user in users:
+        row = rows[f"{user}-0"]
+        assert row["route_side"] == expected_side(user, 0.5)
+        assert row["challenger_model_id"] == CHALLENGER
+        assert row["challenger_tier"] == "moderate_conv"
+        if row["route_side"] == "canary":
+            assert row["model_id"] == CHALLENGER and row["tier"] == "moderate_conv"
+            assert row["model"] == "fake:medium" and row["fallback"] is True
+        else:
+            assert row["model_id"] == served.champion and row["tier"] == "simple_faq"
+            assert row["model"] == "fake:small"
+    assert fake.models_seen().count("medium") == status["canary_requests"]
+
+
+def test_error_burst_on_the_canary_side_rolls_it_back(start: Start, fake: FakeUpstream) -> None:
+    # The challenger's tier fails upstream (both models of its chain); the champion's does not.
+    fake.script("medium", *[Reply.error(500, "canary boom")] * 400)
+    fake.script("large", *[Reply.error(500, "canary boom")] * 400)
+    rollout = CANARY.format(challenger=CHALLENGER, min_requests=15, fallback_margin=1.0)
+    users = [f"user-{i}" for i in range(80)]
+    with start(rollout) as served:
+        statuses = {}
+        for user in users:
+            response = chat(served, f"burst-{user}", user=user)
+            statuses[user] = (response.status_code, response.headers.get("x-tierroute-route-side"))
+        status = served.get("/health/canary").json()
+        after = {user: chat(served, f"after-{user}", user=user) for user in users}
+        # A reload with the same challenger keeps the rolled-back canary rolled back.
+        served.reload().raise_for_status()
+        kept = served.get("/health/canary").json()
+    canary_errors = [u for u, (code, side) in statuses.items() if side == "canary"]
+    assert canary_errors and all(statuses[u][0] == 503 for u in canary_errors)
+    assert all(code == 200 for code, side in statuses.values() if side == "champion")
+    assert status["rolled_back"] is True and status["current_weight"] == 0.0
+    assert "error rate" in status["rollback_reason"]
+    assert status["canary_error_rate"] == 1.0 and status["baseline_error_rate"] == 0.0
+    assert status["window_canary_requests"] >= 15 and status["window_baseline_requests"] >= 15
+    # Once rolled back, everyone is on the champion and served.
+    assert all(r.status_code == 200 for r in after.values())
+    assert {r.headers["x-tierroute-route-side"] for r in after.values()} == {"champion"}
+    assert kept["rolled_back"] is True and kept["current_weight"] == 0.0
