@@ -9,6 +9,7 @@ datetimes to the text format SQLAlchemy's SQLite ``DateTime`` reads back.
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -34,6 +35,16 @@ class BulkInsert:
         self.datetime_keys = (
             tuple(k for k in keys if isinstance(columns[k].type, DateTime)) if sqlite else ()
         )
+        # SQLite: many rows per statement. sqlite3 releases the GIL around every statement it
+        # steps, so executemany of N rows hands the GIL back and forth with the event loop N
+        # times; one multi-row INSERT does it once.
+        self._multi_rows = 0
+        self._multi_sql: dict[int, str] = {}
+        if sqlite and self.order is not None:
+            head, _, group = self.sql.partition(" VALUES ")
+            max_variables = 32_766 if sqlite3.sqlite_version_info >= (3, 32) else 999
+            self._multi_rows = max(1, min(500, max_variables // len(self.order)))
+            self._head, self._group = head, group
 
     def _convert(self, row: dict[str, Any]) -> dict[str, Any]:
         for key in self.json_keys:
@@ -50,5 +61,17 @@ class BulkInsert:
         order = self.order
         if order is None:
             conn.exec_driver_sql(self.sql, converted)
+        elif self._multi_rows:
+            step = self._multi_rows
+            for start in range(0, len(converted), step):
+                chunk = converted[start : start + step]
+                flat = tuple(r[k] for r in chunk for k in order)
+                conn.exec_driver_sql(self._sql_for(len(chunk)), flat)
         else:
             conn.exec_driver_sql(self.sql, [tuple(r[k] for k in order) for r in converted])
+
+    def _sql_for(self, rows: int) -> str:
+        sql = self._multi_sql.get(rows)
+        if sql is None:
+            sql = self._multi_sql[rows] = f"{self._head} VALUES " + ", ".join([self._group] * rows)
+        return sql
