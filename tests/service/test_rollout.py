@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 import httpx
@@ -22,8 +23,10 @@ from tests.fakes.upstream import FakeUpstream, Reply
 from tests.support.live import LiveServer, load, serving, write_config
 from tests.support.model_versions import clone_model, models_root_copy
 from tierroute.classifier.artifacts import champion_id
+from tierroute.exceptions import ConfigError
 from tierroute.loop.canary import assignment_point, hash_salt
 from tierroute.loop.history import promote
+from tierroute.service.rollout import resolve_challenger
 from tierroute.store import get_requests, open_engine
 
 GATEWAY_KEY = "gw-rollout-key"
@@ -235,3 +238,21 @@ def test_error_burst_on_the_canary_side_rolls_it_back(start: Start, fake: FakeUp
     assert all(r.status_code == 200 for r in after.values())
     assert {r.headers["x-tierroute-route-side"] for r in after.values()} == {"champion"}
     assert kept["rolled_back"] is True and kept["current_weight"] == 0.0
+
+
+def test_challenger_resolution(tmp_path: Path, small_models_dir: Path) -> None:
+    root = models_root_copy(small_models_dir, tmp_path / "models")
+    champion = champion_id(root)
+    assert champion is not None
+    assert resolve_challenger(None, root, champion) is None
+    assert resolve_challenger("latest", root, champion) is None  # nothing newer yet
+    older = clone_model(root, "m-older", after=timedelta(days=-1))
+    assert resolve_challenger("latest", root, champion) is None  # older ones are not candidates
+    newer = clone_model(root, "m-newer", after=timedelta(hours=1))
+    clone_model(root, "m-newest", after=timedelta(hours=2))
+    assert resolve_challenger("latest", root, champion) == root / "m-newest"
+    assert resolve_challenger(newer, root, champion) == root / newer  # a bare id
+    assert resolve_challenger(str(root / older), root, champion) == root / older  # a directory
+    assert resolve_challenger(champion, root, champion) is None  # the champion itself
+    with pytest.raises(ConfigError, match=r"rollout\.challenger: 'm-missing'"):
+        resolve_challenger("m-missing", root, champion)
