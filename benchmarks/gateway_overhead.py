@@ -6,7 +6,9 @@ The fake upstream (tests/fakes/upstream.py) answers every chat request after a f
 (20 ms). The same load generator (aiohttp, N requests in flight) measures client -> upstream
 directly, then client -> gateway -> upstream with ``model="auto"`` (classification, routing,
 dispatch, request log and metrics included), at concurrency 1, 16 and 64, and prints p50/p99
-latency, the latency the gateway adds and requests/s; then ``/v1/classify`` requests/s. When
+latency, the latency the gateway adds and requests/s; then ``/v1/classify`` requests/s. The
+``relay`` row is the floor any Python gateway on this stack starts from: a bare FastAPI route
+relaying bytes over a pooled aiohttp client, with no routing, log, metrics or checks. When
 LiteLLM's proxy is installed (``pip install 'litellm[proxy]'``) it runs on the same upstream in
 the same run, side by side.
 
@@ -32,11 +34,14 @@ import sys
 import tempfile
 import textwrap
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
+from fastapi import FastAPI, Request
+from fastapi.responses import Response
 
 REPO = Path(__file__).resolve().parents[1]
 CONCURRENCY = (1, 16, 64)
@@ -218,6 +223,39 @@ def serve_gateway(config: str, model: str, port: int) -> None:
     uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
 
 
+def serve_passthrough(upstream: str, port: int) -> None:
+    """Subprocess entry: the floor, a FastAPI route relaying bytes over one pooled aiohttp client.
+
+    No routing, logging, metrics, retries or checks: what uvicorn + FastAPI + aiohttp cost alone.
+    """
+    import uvicorn
+
+    url = upstream + "/chat/completions"
+    sessions: list[aiohttp.ClientSession] = []
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sessions.append(aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=512)))
+        yield
+        await sessions[0].close()
+
+    app = FastAPI(lifespan=lifespan, telemetry={"tracing": False, "metrics": False, "logs": False})
+
+    @app.post("/v1/chat/completions")
+    async def relay(request: Request) -> Response:
+        body = await request.body()
+        headers = {"Content-Type": "application/json"}
+        async with sessions[0].post(url, data=body, headers=headers) as upstream_response:
+            raw = await upstream_response.read()
+        return Response(raw, status_code=upstream_response.status, media_type="application/json")
+
+    @app.get("/readyz")
+    async def ready() -> dict[str, str]:
+        return {"status": "ready"}
+
+    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+
+
 def litellm_config(directory: Path, upstream: str) -> Path:
     text = textwrap.dedent(
         f"""
@@ -249,9 +287,16 @@ def main() -> None:
         help="LiteLLM proxy executable (default: `litellm` on PATH; absent: skipped)",
     )
     parser.add_argument(
+        "--serve-passthrough", nargs=2, metavar=("UPSTREAM", "PORT"), help=argparse.SUPPRESS
+    )
+    parser.add_argument(
         "--serve-gateway", nargs=3, metavar=("CONFIG", "MODEL", "PORT"), help=argparse.SUPPRESS
     )
     args = parser.parse_args()
+    if args.serve_passthrough:
+        upstream_url, port = args.serve_passthrough
+        serve_passthrough(upstream_url, int(port))
+        return
     if args.serve_gateway:
         config, model, port = args.serve_gateway
         serve_gateway(config, model, int(port))
@@ -293,9 +338,19 @@ def main() -> None:
         gateway = f"http://127.0.0.1:{gateway_port}"
         wait_ready(gateway + "/readyz", processes[-1])
 
+        relay_port = free_port()
+        processes.append(
+            spawn(
+                [sys.executable, __file__, "--serve-passthrough", upstream, str(relay_port)],
+                gateway_cpus,
+            )
+        )
+        relay = f"http://127.0.0.1:{relay_port}"
+        wait_ready(relay + "/readyz", processes[-1])
         targets = [
             ("direct", upstream + "/chat/completions", processes[0].pid),
             ("tierroute", gateway + "/v1/chat/completions", processes[1].pid),
+            ("relay", relay + "/v1/chat/completions", processes[2].pid),
         ]
         if args.litellm:
             lite = litellm_config(workdir, upstream)
