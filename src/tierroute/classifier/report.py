@@ -8,11 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from tierroute.classifier.artifacts import write_json
+from tierroute.classifier.decision import DecisionPolicy
 from tierroute.classifier.evaluate import evaluate_router, headline
 from tierroute.classifier.heuristic import KeywordHeuristic
 from tierroute.classifier.model import TierModel
 from tierroute.classifier.plots import plot_confusions, plot_costs, plot_coverage, plot_reliability
-from tierroute.classifier.train import TrainOptions, fit_calibrated
+from tierroute.classifier.train import TrainOptions, decision_cost_matrix, fit_calibrated
 from tierroute.data.schema import LabeledRow
 
 Step = Callable[[str], None]
@@ -38,8 +39,9 @@ def leave_one_source_out(
 ) -> dict[str, Any]:
     """For each source: train without it, score on it (the estimate for unseen traffic).
 
-    Hyper-parameters stay fixed at the first value of ``options.c_grid`` to keep the run short;
-    the threshold policy is none (raw argmax), so the figures measure the classifier alone.
+    Hyper-parameters stay fixed at the first value of ``options.c_grid`` to keep the run short.
+    Decisions use the training options' cost matrix but no confidence threshold (there is no
+    out-of-fold set to choose one on here).
     """
     fixed = replace(options, c_grid=options.c_grid[:1], cv_folds=3)
     sources = sorted({row.source for row in rows})
@@ -53,13 +55,16 @@ def leave_one_source_out(
         model, _, _ = fit_calibrated(
             [r.text for r in train], [r.tier for r in train], fixed, lambda _: None
         )
-        proba = model.predict_proba([r.text for r in held])
         texts = [r.text for r in held]
-        heuristic = KeywordHeuristic(list(model.classes_)).fit(texts)
+        classes = [str(c) for c in model.classes_]
+        policy = DecisionPolicy(
+            tuple(classes), 0.0, options.default_tier, decision_cost_matrix(classes, options)
+        )
+        heuristic = KeywordHeuristic(classes).fit(texts)
         results[source] = {
             "n": len(held),
             "tiers": sorted({r.tier for r in held}),
-            "model": _brief(evaluate_router(held, proba, list(model.classes_))),
+            "model": _brief(evaluate_router(held, model.predict_proba(texts), classes, policy)),
             "heuristic": _brief(
                 evaluate_router(held, heuristic.predict_proba(texts), list(heuristic.classes_))
             ),

@@ -71,6 +71,18 @@ class TrainResult:
     notes: list[str] = field(default_factory=list)
 
 
+def decision_cost_matrix(
+    tiers: Sequence[str], options: TrainOptions
+) -> tuple[tuple[float, ...], ...] | None:
+    """Under-routing weighed ``options.under_routing_weight`` times over-routing, or None."""
+    if options.under_routing_weight <= 0:
+        return None
+    matrix = under_routing_cost_matrix(
+        tiers, under_cost=options.under_routing_weight, over_cost=1.0
+    )
+    return tuple(tuple(row) for row in matrix)
+
+
 def data_fingerprint(rows: Sequence[LabeledRow]) -> str:
     """sha256 over the sorted (normalized text, tier) pairs: the identity of a training set."""
     digest = hashlib.sha256()
@@ -192,17 +204,8 @@ def train_model(
     texts = [r.text for r in train_rows]
     labels = [r.tier for r in train_rows]
     model, oof_proba, search_log = fit_calibrated(texts, labels, options, step)
-    cost_matrix = (
-        under_routing_cost_matrix(tiers, under_cost=options.under_routing_weight, over_cost=1.0)
-        if options.under_routing_weight > 0
-        else None
-    )
-    base_policy = DecisionPolicy(
-        tuple(tiers),
-        0.0,
-        options.default_tier,
-        tuple(tuple(r) for r in cost_matrix) if cost_matrix else None,
-    )
+    cost_matrix = decision_cost_matrix(tiers, options)
+    base_policy = DecisionPolicy(tuple(tiers), 0.0, options.default_tier, cost_matrix)
     step("threshold")
     threshold, threshold_info = choose_threshold(
         oof_proba, labels, base_policy, options.target_accuracy
@@ -230,7 +233,7 @@ def train_model(
         tiers=tiers,
         threshold=threshold,
         default_tier=options.default_tier,
-        cost_matrix=cost_matrix,
+        cost_matrix=[list(row) for row in cost_matrix] if cost_matrix else None,
         threshold_target={"accepted_accuracy": options.target_accuracy, **threshold_info},
         hyperparameters={
             **search_log,
