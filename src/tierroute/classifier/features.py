@@ -19,8 +19,8 @@ from itertools import pairwise
 
 # Long texts: the instruction is usually at the start or at the end ("... summarize the above"),
 # so features see the head and the tail; the middle adds little signal but costs time.
-HEAD_CHARS = 200
-TAIL_CHARS = 100
+HEAD_CHARS = 160
+TAIL_CHARS = 80
 # Character n-grams are taken from the start of the (folded) text only: that is where typos and
 # unseen spellings of the request itself show; more of them cost time and add no accuracy.
 CHAR_NGRAM_CHARS = 40
