@@ -337,9 +337,10 @@ def main() -> None:
 
 
 # The learning loop (issue 4) lives in its own module; registered here so `tierroute` has it all.
-from tierroute.cli_loop import logs_app, models_app, retrain, simulate  # noqa: E402
+from tierroute.cli_loop import logs_app, models_app, report, retrain, simulate  # noqa: E402
 
 app.add_typer(logs_app, name="logs")
 app.add_typer(models_app, name="models")
 app.command()(retrain)
 app.command()(simulate)
+app.command()(report)

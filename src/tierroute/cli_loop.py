@@ -25,6 +25,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
     from tierroute.loop.replay import PolicyPoint, ReplayInput
+    from tierroute.loop.report import Report, ReportFiles
     from tierroute.loop.retrain import RetrainResult
     from tierroute.loop.simulate import CostLine, Simulation
 
@@ -576,3 +577,86 @@ def simulate(
     png = plot_cost_curve(points, out / "replay.png")
     fallback = default_tier or tier_model.default_tier
     _print_replay(points, replay_input, png, f"{tier_model.model_id}, fallback to {fallback}")
+
+
+# ---------------------------------------------------------------------------- report
+
+
+def _print_report(built: Report, files: ReportFiles) -> None:
+    from rich.markdown import Markdown
+
+    from tierroute.loop.report_markdown import breakdown_table, money, results_table
+
+    usage, drift = built.usage, built.drift
+    console.print(
+        f"last {built.since_text}: {usage.chat_requests:,} chat and "
+        f"{usage.classify_requests:,} classify requests over "
+        f"{usage.span.total_seconds() / 86400:.2f} days (monthly figures x {usage.months:,.2f})"
+    )
+    tables = [
+        *results_table(usage),
+        "",
+        *breakdown_table(usage.by_tier_model, usage, ["tier", "model"]),
+    ]
+    # As _print_wide: figures are never cut, output to a pipe or file is laid out wide.
+    wide = console if console.is_terminal else Console(width=max(console.width, 140))
+    wide.print(Markdown("\n".join(tables)))
+    for shadow in usage.shadow:
+        console.print(
+            f"shadow {shadow.challenger_model_id}: agrees on {shadow.agreement:.1%} of "
+            f"{shadow.requests:,} requests; routing cost champion "
+            f"{money(shadow.routed_cost_usd)} vs challenger {money(shadow.challenger_cost_usd)}"
+        )
+    for side in usage.by_side:
+        console.print(
+            f"canary side {side.key[0]}: {side.summary.requests:,} requests, error rate "
+            f"{_pct(side.summary.error_rate)}, fallback rate {_pct(side.summary.fallback_rate)}"
+        )
+    if drift.distance_to_training is not None:
+        routed = drift.distance_to_routed
+        console.print(
+            f"drift: tier-mix distance {drift.distance_to_training:.3f} to the training labels, "
+            + ("n/a" if routed is None else f"{routed:.3f}")
+            + " to the champion's held-out routing"
+        )
+    for note in [*usage.notes, *drift.notes]:
+        console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+    console.print(f"report: {files.markdown} (+ {files.json.name}, {len(files.figures)} PNG)")
+
+
+@fail_on_errors
+def report(
+    since: SinceOpt = "30d",
+    compare_to: Annotated[
+        Path | None,
+        typer.Option(
+            "--compare-to",
+            help="Baseline figures, JSON or TOML (e.g. config/scenarios/writeup_before.toml).",
+        ),
+    ] = None,
+    db: DbOpt = None,
+    config: ConfigOpt = None,
+    models: ModelsOpt = None,
+    out: Annotated[
+        Path, typer.Option(help="Folder for report.md, report.json and the PNGs.")
+    ] = Path("reports/report"),
+) -> None:
+    """The request log as the write-up's results table, plus shadow agreement and drift."""
+    from tierroute.config import load_gateway_config
+    from tierroute.loop.report import (
+        build_report,
+        load_baseline,
+        pricing_from_config,
+        write_report,
+    )
+    from tierroute.store import utcnow
+
+    baseline = load_baseline(compare_to) if compare_to is not None else None
+    # Tier chains and prices come from the config (the built-in one without --config).
+    pricing = pricing_from_config(load_gateway_config(config))
+    engine = _open_log(db, config)
+    try:
+        built = build_report(engine, since, utcnow(), pricing, _models_dir(models), baseline)
+    finally:
+        engine.dispose()
+    _print_report(built, write_report(built, out))
