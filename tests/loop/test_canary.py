@@ -7,6 +7,7 @@ import sys
 
 import pytest
 
+from tests.gateway.gateway_support import ManualClock
 from tierroute.loop.canary import (
     CanaryController,
     CanaryPolicy,
@@ -18,25 +19,12 @@ from tierroute.loop.canary import (
 HOUR = 3600.0
 
 
-class Clock:
-    """A clock the test moves by hand."""
-
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-def controller(clock: Clock, **policy: float) -> CanaryController:
+def controller(clock: ManualClock, **policy: float) -> CanaryController:
     return CanaryController(CanaryPolicy(**policy), "challenger-1", clock=clock)  # type: ignore[arg-type]
 
 
 def test_share_of_keys_on_the_canary_matches_the_weight() -> None:
-    clock = Clock()
+    clock = ManualClock()
     canary = controller(clock, initial_weight=0.3, increment=0.0)
     keys = [f"user-{i}" for i in range(10_000)]
     share = sum(canary.is_canary(key) for key in keys) / len(keys)
@@ -44,7 +32,7 @@ def test_share_of_keys_on_the_canary_matches_the_weight() -> None:
 
 
 def test_assignment_is_sticky_and_a_canary_user_stays_on_the_canary_as_the_weight_grows() -> None:
-    clock = Clock()
+    clock = ManualClock()
     canary = controller(clock)  # 10 %, +15 % an hour
     keys = [f"user-{i}" for i in range(2000)]
     first = {key: canary.is_canary(key) for key in keys}
@@ -75,7 +63,7 @@ def test_points_depend_on_the_salt_and_lie_in_the_unit_interval() -> None:
 
 
 def test_ramp_follows_the_writeup_schedule_and_stops_at_the_maximum() -> None:
-    clock = Clock()
+    clock = ManualClock()
     canary = controller(clock)
     weights = []
     for _ in range(9):
@@ -85,7 +73,7 @@ def test_ramp_follows_the_writeup_schedule_and_stops_at_the_maximum() -> None:
 
 
 def test_ramp_steps_only_on_whole_intervals_and_honours_a_lower_maximum() -> None:
-    clock = Clock()
+    clock = ManualClock()
     canary = controller(clock, initial_weight=0.05, increment=0.1, interval_s=600, max_weight=0.3)
     assert canary.weight() == 0.05
     clock.advance(599.9)
@@ -99,7 +87,7 @@ def test_ramp_steps_only_on_whole_intervals_and_honours_a_lower_maximum() -> Non
 
 
 def test_zero_weight_sends_nobody_to_the_canary() -> None:
-    canary = controller(Clock(), initial_weight=0.0, increment=0.0)
+    canary = controller(ManualClock(), initial_weight=0.0, increment=0.0)
     assert not any(canary.is_canary(f"u{i}") for i in range(1000))
 
 
@@ -116,7 +104,7 @@ def feed(
 
 
 def test_error_burst_on_the_canary_rolls_back_to_zero_with_a_reason() -> None:
-    clock = Clock()
+    clock = ManualClock()
     canary = controller(clock, min_requests=50, error_margin=0.02)
     feed(canary, 200, canary_side=False, errors=2)  # baseline: 1 %
     feed(canary, 49, canary_side=True, errors=49)  # below the minimum: not judged yet
@@ -134,14 +122,14 @@ def test_error_burst_on_the_canary_rolls_back_to_zero_with_a_reason() -> None:
 
 
 def test_canary_within_the_margin_is_not_rolled_back() -> None:
-    canary = controller(Clock(), min_requests=100, error_margin=0.02)
+    canary = controller(ManualClock(), min_requests=100, error_margin=0.02)
     feed(canary, 1000, canary_side=False, errors=10)  # 1 %
     feed(canary, 1000, canary_side=True, errors=30)  # 3 %: exactly the margin above
     assert not canary.rolled_back
 
 
 def test_more_fallbacks_on_the_canary_roll_back() -> None:
-    canary = controller(Clock(), min_requests=100, fallback_margin=0.05)
+    canary = controller(ManualClock(), min_requests=100, fallback_margin=0.05)
     feed(canary, 300, canary_side=False, fb=15)  # 5 %
     feed(canary, 300, canary_side=True, fb=60)  # 20 %
     assert canary.rolled_back
@@ -149,14 +137,14 @@ def test_more_fallbacks_on_the_canary_roll_back() -> None:
 
 
 def test_baseline_needs_enough_requests_too() -> None:
-    canary = controller(Clock(), min_requests=100)
+    canary = controller(ManualClock(), min_requests=100)
     feed(canary, 50, canary_side=False)
     feed(canary, 500, canary_side=True, errors=500)
     assert not canary.rolled_back
 
 
 def test_old_errors_leave_the_window() -> None:
-    clock = Clock()
+    clock = ManualClock()
     canary = controller(clock, min_requests=100, window_s=600, increment=0.0)
     feed(canary, 200, canary_side=True, errors=5)  # 2.5 %, baseline has no requests yet
     clock.advance(700)  # the window forgets them
@@ -181,7 +169,7 @@ def test_sliding_counts_stay_bounded_and_expire_slice_by_slice() -> None:
 
 
 def test_status_has_the_writeup_fields() -> None:
-    clock = Clock()
+    clock = ManualClock()
     canary = controller(clock)
     feed(canary, 3, canary_side=True, errors=1)
     feed(canary, 7, canary_side=False)

@@ -9,14 +9,12 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -24,46 +22,18 @@ import openai
 import pytest
 from prometheus_client import CollectorRegistry
 
+from tests.e2e.test_lifecycle import _free_port as free_port
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.support.live import LiveServer, load, serving, write_config
+from tests.support.live import load, serving, write_config
 from tests.support.model_versions import clone_model, models_root_copy, tamper
+from tests.support.served import Served, serve_root
 from tierroute.classifier.artifacts import champion_id
 from tierroute.loop.history import promote
-from tierroute.store import get_requests, open_engine
 
 ADMIN_KEY = "admin-secret-for-tests"
 GATEWAY_KEY = "gw-reload-key"
 PROVIDER_KEY_ENV = "TIERROUTE_RELOAD_PROVIDER_KEY"
 QUESTION = "What is your refund policy?"
-
-
-@dataclass
-class Served:
-    """A running gateway over a private models root."""
-
-    server: LiveServer
-    root: Path
-    log_url: str
-    champion: str
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def admin(self, key: str | None = ADMIN_KEY) -> httpx.Response:
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        return httpx.post(self.url + "/admin/reload", headers=headers, timeout=30)
-
-    def rows(self) -> list[dict[str, object]]:
-        # /v1/stats/cost flushes the log writer first.
-        httpx.get(
-            self.url + "/v1/stats/cost", headers={"Authorization": f"Bearer {GATEWAY_KEY}"}
-        ).raise_for_status()
-        engine = open_engine(self.log_url)
-        try:
-            return get_requests(engine)
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -82,10 +52,8 @@ def served(
     monkeypatch.setenv("TIERROUTE_ADMIN_KEY", ADMIN_KEY)
     monkeypatch.setenv(PROVIDER_KEY_ENV, "sk-reload")
     config = load(write_config(tmp_path, fake.base_url, key_env=PROVIDER_KEY_ENV))
-    with serving(config, root, registry=CollectorRegistry()) as (server, _app):
-        current = champion_id(root)
-        assert current is not None
-        yield Served(server, root, config.log.url, current)
+    with serve_root(config, root, gateway_key=GATEWAY_KEY, admin_key=ADMIN_KEY) as served:
+        yield served
 
 
 def sdk(url: str) -> openai.OpenAI:
@@ -154,7 +122,7 @@ def test_reload_under_load_drops_no_request(served: Served) -> None:
     assert Counter(r["model_id"] for r in load_rows) == outcomes
     after = [r for r in rows if r["request_id"] == "after-reloads"]
     assert [r["model_id"] for r in after] == [new]
-    ready = httpx.get(served.url + "/readyz").json()
+    ready = served.http.get("/readyz").json()
     assert ready["model_id"] == new
 
 
@@ -162,11 +130,7 @@ def test_request_in_flight_finishes_on_the_old_model(served: Served, fake: FakeU
     old = served.champion
     new = clone_model(served.root, "m-inflight-new")
     with sdk(served.url) as client:
-        chain = httpx.post(
-            served.url + "/v1/classify",
-            json={"text": QUESTION},
-            headers={"Authorization": f"Bearer {GATEWAY_KEY}"},
-        ).json()["chain"]
+        chain = served.http.post("/v1/classify", json={"text": QUESTION}).json()["chain"]
         fake.script(chain[0].partition(":")[2], Reply.ok("slow answer", delay=1.0))
         seen: dict[str, str] = {}
         thread = threading.Thread(target=lambda: seen.update(slow=ask(client, "slow-1")))
@@ -176,11 +140,11 @@ def test_request_in_flight_finishes_on_the_old_model(served: Served, fake: FakeU
             assert time.monotonic() < deadline
             time.sleep(0.01)
         promote(served.root, new, "test")
-        assert served.admin().json()["model_id"] == new
+        assert served.reload().json()["model_id"] == new
         assert ask(client, "fast-after") == new
         thread.join(10)
     assert seen["slow"] == old
-    by_id = {r["request_id"]: r for r in served.rows()}
+    by_id = served.rows_by_id()
     assert by_id["slow-1"]["model_id"] == old
     assert by_id["fast-after"]["model_id"] == new
 
@@ -190,29 +154,30 @@ def test_failed_reload_keeps_the_old_model_and_says_why(served: Served) -> None:
     bad = clone_model(served.root, "m-tampered")
     tamper(served.root, bad)
     promote(served.root, bad, "test")
-    response = served.admin()
+    response = served.reload()
     assert response.status_code == 500
     error = response.json()["error"]
     assert error["code"] == "reload_failed" and error["type"] == "api_error"
     assert "sha256" in error["message"] and served.champion in error["message"]
     with sdk(served.url) as client:
         assert ask(client, "after-failed-reload") == served.champion
-    canary = httpx.get(served.url + "/health/canary").json()
+    canary = served.http.get("/health/canary").json()
     assert canary["reloads"] == 0 and "IntegrityError" in canary["last_reload_error"]
     # A good champion loads again, and the error is cleared.
     promote(served.root, good, "test")
-    assert served.admin().status_code == 200
-    assert httpx.get(served.url + "/health/canary").json()["last_reload_error"] is None
+    assert served.reload().status_code == 200
+    assert served.http.get("/health/canary").json()["last_reload_error"] is None
 
 
 def test_admin_endpoint_wants_the_admin_key(served: Served) -> None:
-    missing = served.admin(key=None)
+    url = served.url + "/admin/reload"
+    missing = httpx.post(url)
     assert missing.status_code == 401
     assert missing.json()["error"]["type"] == "authentication_error"
-    wrong = served.admin(key=GATEWAY_KEY)  # a gateway key is not an admin key
-    assert wrong.status_code == 403
+    wrong = httpx.post(url, headers={"Authorization": f"Bearer {GATEWAY_KEY}"})
+    assert wrong.status_code == 403  # a gateway key is not an admin key
     assert wrong.json()["error"]["type"] == "permission_error"
-    assert served.admin().status_code == 200
+    assert served.reload().status_code == 200
 
 
 def test_admin_endpoint_is_disabled_without_an_admin_key(
@@ -229,12 +194,6 @@ def test_admin_endpoint_is_disabled_without_an_admin_key(
     assert "TIERROUTE_ADMIN_KEY" in response.json()["error"]["message"]
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_sighup_reloads_the_served_champion(
     fake: FakeUpstream, tmp_path: Path, small_models_dir: Path
 ) -> None:
@@ -242,7 +201,7 @@ def test_sighup_reloads_the_served_champion(
     old = champion_id(root)
     new = clone_model(root, "m-sighup")
     config_path = write_config(tmp_path, fake.base_url)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "TIERROUTE_MODELS_DIR": str(root)}
     env.pop("TIERROUTE_API_KEYS", None)
     process = subprocess.Popen(

@@ -10,56 +10,27 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
-from prometheus_client import CollectorRegistry
 
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.support.live import LiveServer, load, serving, write_config
+from tests.support.live import load, write_config
 from tests.support.model_versions import clone_model, models_root_copy
+from tests.support.served import Served, serve_root
 from tierroute.classifier.artifacts import champion_id
 from tierroute.exceptions import ConfigError
 from tierroute.loop.canary import assignment_point, hash_salt
 from tierroute.loop.history import promote
 from tierroute.service.rollout import resolve_challenger
-from tierroute.store import get_requests, open_engine
 
 GATEWAY_KEY = "gw-rollout-key"
 ADMIN_KEY = "admin-rollout-key"
 QUESTION = "What is your refund policy?"
 CHALLENGER = "m-challenger"
-
-
-@dataclass
-class Served:
-    server: LiveServer
-    root: Path
-    log_url: str
-    champion: str
-    http: httpx.Client  # one pooled client: a new one per request costs ~20 ms
-
-    @property
-    def url(self) -> str:
-        return self.server.url
-
-    def get(self, path: str) -> httpx.Response:
-        return self.http.get(path)
-
-    def reload(self) -> httpx.Response:
-        return self.http.post("/admin/reload", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
-
-    def rows(self) -> dict[str, dict[str, object]]:
-        self.get("/v1/stats/cost").raise_for_status()  # flushes the log writer
-        engine = open_engine(self.log_url)
-        try:
-            return {str(r["request_id"]): r for r in get_requests(engine)}
-        finally:
-            engine.dispose()
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +39,7 @@ def fake() -> Iterator[FakeUpstream]:
         yield upstream
 
 
-Start = Callable[[str], AbstractContextManager["Served"]]
+Start = Callable[[str], AbstractContextManager[Served]]
 
 
 @pytest.fixture
@@ -86,12 +57,8 @@ def start(
     @contextmanager
     def run(rollout: str) -> Iterator[Served]:
         config = load(write_config(tmp_path, fake.base_url, extra="\n[rollout]\n" + rollout))
-        with serving(config, root, registry=CollectorRegistry()) as (server, _app):
-            current = champion_id(root)
-            assert current is not None
-            headers = {"Authorization": f"Bearer {GATEWAY_KEY}"}
-            with httpx.Client(base_url=server.url, headers=headers, timeout=30) as http:
-                yield Served(server, root, config.log.url, current, http)
+        with serve_root(config, root, gateway_key=GATEWAY_KEY, admin_key=ADMIN_KEY) as served:
+            yield served
 
     yield run
 
@@ -125,13 +92,13 @@ def test_shadow_scores_every_request_and_logs_both_decisions(
             extra_headers={"x-request-id": "passthrough"},
         )
         sdk.close()
-        classified = served.get("/health/canary").json()
+        classified = served.http.get("/health/canary").json()
         assert classified["mode"] == "shadow" and classified["challenger_model_id"] == CHALLENGER
         assert classified["current_weight"] == 0.0
         served.http.post(
             "/v1/classify", json={"text": QUESTION}, headers={"x-request-id": "classified"}
         ).raise_for_status()
-        rows = served.rows()
+        rows = served.rows_by_id()
     # Routing was the champion's alone: every chat went to fake:small.
     assert fake.models_seen() == ["small"] * 5 + ["coder"]
     for request_id in [f"shadow-{i}" for i in range(5)] + ["classified"]:
@@ -151,7 +118,7 @@ def test_promoting_the_challenger_and_reloading_ends_the_shadow(start: Start) ->
         assert reloaded["previous_challenger_model_id"] == CHALLENGER
         assert reloaded["challenger_model_id"] is None and reloaded["rollout"] == "off"
         assert chat(served, "after").headers["x-tierroute-model-id"] == CHALLENGER
-        assert served.rows()["after"]["challenger_tier"] is None
+        assert served.rows_by_id()["after"]["challenger_tier"] is None
 
 
 CANARY = """
@@ -186,8 +153,8 @@ def test_canary_assignment_is_sticky_by_user_and_routed_by_the_challenger(
                 assert response.headers["x-tierroute-model-id"] == routed_by
         # Without a user field the API key is the key: one side for all of that key's requests.
         keyed = {chat(served, f"nouser-{i}").headers["x-tierroute-route-side"] for i in range(5)}
-        status = served.get("/health/canary").json()
-        rows = served.rows()
+        status = served.http.get("/health/canary").json()
+        rows = served.rows_by_id()
     assert all(len(seen) == 1 for seen in sides.values())  # sticky
     for user, seen in sides.items():
         assert seen == {expected_side(user, 0.5)}
@@ -222,11 +189,11 @@ def test_error_burst_on_the_canary_side_rolls_it_back(start: Start, fake: FakeUp
         for user in users:
             response = chat(served, f"burst-{user}", user=user)
             statuses[user] = (response.status_code, response.headers.get("x-tierroute-route-side"))
-        status = served.get("/health/canary").json()
+        status = served.http.get("/health/canary").json()
         after = {user: chat(served, f"after-{user}", user=user) for user in users}
         # A reload with the same challenger keeps the rolled-back canary rolled back.
         served.reload().raise_for_status()
-        kept = served.get("/health/canary").json()
+        kept = served.http.get("/health/canary").json()
     canary_errors = [u for u, (code, side) in statuses.items() if side == "canary"]
     assert canary_errors and all(statuses[u][0] == 503 for u in canary_errors)
     assert all(code == 200 for code, side in statuses.values() if side == "champion")
