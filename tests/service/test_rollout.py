@@ -194,6 +194,10 @@ def test_error_burst_on_the_canary_side_rolls_it_back(start: Start, fake: FakeUp
         # A reload with the same challenger keeps the rolled-back canary rolled back.
         served.reload().raise_for_status()
         kept = served.http.get("/health/canary").json()
+        # A new champion against the same challenger is a new comparison: a fresh canary.
+        promote(served.root, clone_model(served.root, "m-champion-2"), "test")
+        served.reload().raise_for_status()
+        fresh = served.http.get("/health/canary").json()
     canary_errors = [u for u, (code, side) in statuses.items() if side == "canary"]
     assert canary_errors and all(statuses[u][0] == 503 for u in canary_errors)
     assert all(code == 200 for code, side in statuses.values() if side == "champion")
@@ -205,6 +209,9 @@ def test_error_burst_on_the_canary_side_rolls_it_back(start: Start, fake: FakeUp
     assert all(r.status_code == 200 for r in after.values())
     assert {r.headers["x-tierroute-route-side"] for r in after.values()} == {"champion"}
     assert kept["rolled_back"] is True and kept["current_weight"] == 0.0
+    assert kept["total_requests"] == status["total_requests"] + len(users)
+    assert fresh["rolled_back"] is False and fresh["current_weight"] == 0.5
+    assert fresh["champion_model_id"] == "m-champion-2" and fresh["total_requests"] == 0
 
 
 def test_challenger_resolution(tmp_path: Path, small_models_dir: Path) -> None:

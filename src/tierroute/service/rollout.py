@@ -30,11 +30,16 @@ class Rollout:
     """The challenger's router and, in canary mode, the controller that splits traffic."""
 
     def __init__(
-        self, challenger: TierRouter, canary: CanaryController | None, source: Path
+        self,
+        challenger: TierRouter,
+        canary: CanaryController | None,
+        source: Path,
+        champion_id: str,
     ) -> None:
         self.challenger = challenger
         self.canary = canary
         self.source = source
+        self.champion_id = champion_id  # the champion the canary is compared with
 
     @property
     def model_id(self) -> str:
@@ -122,8 +127,8 @@ def load_rollout(
 ) -> Rollout | None:
     """Load (and verify) the configured challenger; None without one. Blocking: run in a thread.
 
-    A canary keeps its controller (ramp, counts, rollback) when ``current`` already serves the
-    same challenger; a new challenger starts a new canary at the initial weight.
+    A canary keeps its controller (ramp, counts, rollback) when ``current`` pits the same
+    challenger against the same champion; otherwise a new canary starts at the initial weight.
     """
     path = resolve_challenger(config.rollout.challenger, models_root, champion_id)
     if path is None:
@@ -135,9 +140,13 @@ def load_rollout(
     challenger = TierRouter(config, model)
     canary: CanaryController | None = None
     if config.rollout.canary:
-        same = current is not None and current.model_id == model.model_id
-        if same and current is not None and current.canary is not None:
+        if (
+            current is not None
+            and current.canary is not None
+            and current.model_id == model.model_id
+            and current.champion_id == champion_id
+        ):
             canary = current.canary
         else:
             canary = CanaryController(canary_policy(config.rollout), model.model_id)
-    return Rollout(challenger, canary, path)
+    return Rollout(challenger, canary, path, champion_id)
