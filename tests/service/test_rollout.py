@@ -1,9 +1,11 @@
 """A challenger beside the champion in the running service: shadow rows, canary split, rollback.
 
-The challenger is a copy of the champion whose card says ``threshold = 1.0``: it sends every
-query to the default tier (moderate_conv -> fake:medium, then fake:large), while the champion
-sends the simple question below to simple_faq (fake:small). So each side's decisions, models
-and upstream outcomes are told apart by the fake upstream alone.
+Both are copies of the trained test model with another policy in their card. The champion
+never falls back (``threshold = 0.0``), so it sends the plain FAQ question below to simple_faq
+(fake:small); the challenger always does (``threshold = 1.0``), so it sends every query to the
+default tier (moderate_conv: fake:medium, then fake:large). Each side's decisions, models and
+upstream outcomes are then told apart by the fake upstream alone, whatever the small model's
+calibrated threshold happens to be.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from tierroute.service.rollout import resolve_challenger
 
 GATEWAY_KEY = "gw-rollout-key"
 ADMIN_KEY = "admin-rollout-key"
-QUESTION = "What is your refund policy?"
+QUESTION = "How do I reset my password?"
 CHALLENGER = "m-challenger"
 
 
@@ -49,6 +51,7 @@ def start(
     """``with start(rollout_toml) as served``: a gateway over a root with champion + challenger."""
     fake.reset()
     root = models_root_copy(small_models_dir, tmp_path / "models")
+    promote(root, clone_model(root, "m-champion", threshold=0.0), "test")
     clone_model(root, CHALLENGER, threshold=1.0)
     monkeypatch.setenv("TIERROUTE_API_KEYS", GATEWAY_KEY)
     monkeypatch.setenv("TIERROUTE_ADMIN_KEY", ADMIN_KEY)
