@@ -585,13 +585,13 @@ def simulate(
 def _print_report(built: Report, files: ReportFiles) -> None:
     from rich.markdown import Markdown
 
-    from tierroute.loop.report_markdown import breakdown_table, money, results_table
+    from tierroute.loop.report_markdown import breakdown_table, duration, money, results_table
 
     usage, drift = built.usage, built.drift
     console.print(
         f"last {built.since_text}: {usage.chat_requests:,} chat and "
         f"{usage.classify_requests:,} classify requests over "
-        f"{usage.span.total_seconds() / 86400:.2f} days (monthly figures x {usage.months:,.2f})"
+        f"{duration(usage.span)} (monthly figures x {usage.months:,.2f})"
     )
     tables = [
         *results_table(usage),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import timedelta
 
 from tierroute.loop.report_drift import Drift
 from tierroute.loop.report_usage import Group, ShadowComparison, Summary, UsageReport
@@ -233,14 +234,23 @@ def _num(value: float | None, digits: int = 3) -> str:
     return "n/a" if value is None else f"{value:.{digits}f}"
 
 
+def duration(span: timedelta) -> str:
+    """``42 min``, ``7.5 h`` or ``5.02 days``."""
+    seconds = span.total_seconds()
+    if seconds < 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 2 * 86400:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.2f} days"
+
+
 def render(usage: UsageReport, drift: Drift, figures: Mapping[str, str], since_text: str) -> str:
     """The whole report as Markdown; ``figures`` maps a caption to a PNG file name."""
-    days = usage.span.total_seconds() / 86400
     lines = [
         f"# tierroute report: last {since_text}",
         "",
         f"Window {usage.since:%Y-%m-%d %H:%M} to {usage.until:%Y-%m-%d %H:%M} UTC. Traffic observed "
-        f"over {days:.2f} days; monthly figures extrapolate it to 30 days (x {usage.months:,.2f}). "
+        f"over {duration(usage.span)}; monthly figures extrapolate it to 30 days (x {usage.months:,.2f}). "
         f"{usage.chat_requests:,} chat and {usage.classify_requests:,} classify requests; "
         "classifier versions: "
         + (", ".join(f"{m} ({n:,})" for m, n in usage.model_ids.items()) or "none")
