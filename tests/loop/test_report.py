@@ -21,7 +21,7 @@ from tests.support.model_versions import clone_model, models_root_copy
 from tierroute.classifier.artifacts import champion_id
 from tierroute.cli import app
 from tierroute.exceptions import ConfigError
-from tierroute.loop.report import load_baseline
+from tierroute.loop.report import build_report, load_baseline, write_report
 from tierroute.loop.report_drift import total_variation
 from tierroute.loop.report_usage import (
     MONTH,
@@ -63,8 +63,12 @@ def run(args: Sequence[object], code: int = 0) -> str:
     return result.output
 
 
+def noon(moment: datetime) -> datetime:
+    return moment.replace(hour=12, minute=0, second=0, microsecond=0)
+
+
 def backfill(url: str, model_id: str, days: int, per_day: int) -> None:
-    """Older traffic, a day at a time, through the real log writer; the mix shifts each day."""
+    """Older traffic from noon of each past day, through the real log writer; the mix shifts."""
     engine = open_engine(url)
     writer = LogWriter(engine)
     writer.start()
@@ -81,7 +85,7 @@ def backfill(url: str, model_id: str, days: int, per_day: int) -> None:
                     request_id=f"old-{day}-{i}",
                     endpoint="chat",
                     status=200 if i % 17 else 503,
-                    created_at=now - timedelta(days=day, minutes=i),
+                    created_at=noon(now - timedelta(days=day)) + timedelta(minutes=i),
                     requested_model="auto",
                     tier=tier,
                     confidence=0.5 + (i % 5) / 10,
@@ -157,7 +161,11 @@ def test_report_end_to_end_on_a_served_log(
     # Extrapolation: the window's cost over the observed span, scaled to 30 days.
     assert usage["span"] * usage["months"] == pytest.approx(MONTH.total_seconds())
     assert total["monthly_usd"] == pytest.approx(cost * usage["months"])
-    assert 5 * 86400 < usage["span"] < 5 * 86400 + 3600
+    first, until = (
+        datetime.fromisoformat(usage[k].rstrip("Z")) for k in ("first_request", "until")
+    )
+    assert timedelta(days=4, hours=12) < until - first < timedelta(days=5, hours=12)
+    assert usage["span"] == pytest.approx((until - first).total_seconds())
     # Counterfactual: every request's tokens on the top tier's primary model (fake:large).
     on_top = sum(price("fake:large", r["prompt_tokens"], r["completion_tokens"]) for r in rows)
     assert usage["top_model"] == "fake:large"
@@ -279,3 +287,19 @@ def test_canary_sides_appear_only_when_a_canary_ran() -> None:
     sides = {g.key[0]: g.summary for g in usage_report(mixed, since, until, pricing, []).by_side}
     assert sides["canary"].error_rate == 0.5 and sides["canary"].fallback_rate == 0.5
     assert sides["champion"].error_rate == 0.0
+
+
+def test_report_reads_the_log_on_both_backends(log: Log, tmp_path: Path) -> None:
+    backfill(log.url, "m-1", days=3, per_day=10)
+    pricing = Pricing(
+        {"simple_faq": "fake:small", "complex_reasoning": "fake:large"},
+        "complex_reasoning",
+        lambda model, p, c: price(model, p, c),
+    )
+    built = build_report(log.engine, "7d", utcnow(), pricing, tmp_path / "no-models")
+    assert built.usage.total.requests == 30
+    assert built.usage.model_ids == {"m-1": 30}
+    assert len(built.drift.periods) == 3 and built.drift.reference is None
+    assert any("no drift reference" in note for note in built.drift.notes)
+    files = write_report(built, tmp_path / "out")
+    assert {p.name for p in files.figures} == {"cost.png", "tier_mix.png", "confidence.png"}
