@@ -38,6 +38,7 @@ def test_every_loop_command_has_help() -> None:
         ["models", "show"],
         ["models", "promote"],
         ["models", "rollback"],
+        ["report"],
     ):
         assert "Usage" in run([*command, "--help"])
 
