@@ -38,6 +38,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from statistics import median
 
 import aiohttp
 from fastapi import FastAPI, Request
@@ -210,17 +211,13 @@ def gateway_config(directory: Path, upstream: str) -> Path:
 
 
 def serve_gateway(config: str, model: str, port: int) -> None:
-    """Subprocess entry: one uvicorn worker, uvloop and httptools when installed."""
+    """Subprocess entry: exactly what ``tierroute serve`` runs (one uvicorn worker)."""
     import logging
 
-    import uvicorn
-
-    from tierroute.config import load_gateway_config
-    from tierroute.service.app import create_app
+    from tierroute.service.server import run
 
     logging.basicConfig(level=logging.WARNING)
-    app = create_app(load_gateway_config(Path(config)), Path(model))
-    uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
+    run(Path(config), Path(model), "127.0.0.1", port)
 
 
 def serve_passthrough(upstream: str, port: int) -> None:
@@ -281,6 +278,7 @@ def main() -> None:
     parser.add_argument("--model", type=Path, help="model dir or models root (default: champion)")
     parser.add_argument("--duration", type=float, default=5.0, help="seconds measured per level")
     parser.add_argument("--delay-ms", type=float, default=20.0, help="upstream answer delay")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds per level (medians shown)")
     parser.add_argument(
         "--litellm",
         default=shutil.which("litellm"),
@@ -375,7 +373,8 @@ def main() -> None:
 
         chat = orjson.dumps({"model": "auto", "messages": [{"role": "user", "content": QUESTION}]})
         print(
-            f"upstream delay {args.delay_ms:g} ms, {args.duration:g} s per level, gateway on CPU "
+            f"upstream delay {args.delay_ms:g} ms, {args.duration:g} s x {args.rounds} rounds per "
+            f"level (medians), gateway on CPU "
             f"{sorted(gateway_cpus)}, load + upstream on CPU {sorted(other_cpus)}, "
             f"python {sys.version.split()[0]}, load average {os.getloadavg()[0]:.2f} "
             "(other work on the machine skews the figures)"
@@ -385,17 +384,24 @@ def main() -> None:
             f"{'req/s':>8} {'errors':>6} {'server CPU µs/req':>18}"
         )
         for concurrency in CONCURRENCY:
-            base: Result | None = None
-            for label, url, pid in targets:
-                result = run_load(label, url, chat, concurrency, args.duration, pid)
-                if base is None:
-                    base = result
-                added50 = result.pct(0.5) - base.pct(0.5)
-                added99 = result.pct(0.99) - base.pct(0.99)
+            # Rounds interleave the targets so they share the machine's conditions; each figure
+            # is the median over rounds, which shrugs off one round disturbed by other work.
+            rounds: dict[str, list[Result]] = {label: [] for label, _, _ in targets}
+            for _ in range(args.rounds):
+                for label, url, pid in targets:
+                    rounds[label].append(
+                        run_load(label, url, chat, concurrency, args.duration, pid)
+                    )
+            base_p50 = median(r.pct(0.5) for r in rounds["direct"])
+            base_p99 = median(r.pct(0.99) for r in rounds["direct"])
+            for label, results in rounds.items():
+                p50 = median(r.pct(0.5) for r in results)
+                p99 = median(r.pct(0.99) for r in results)
                 print(
-                    f"{label:<10} {concurrency:>3} {result.pct(0.5):>8.2f} "
-                    f"{result.pct(0.99):>8.2f} {added50:>8.2f} {added99:>8.2f} {result.rps:>8.0f} "
-                    f"{result.errors:>6} {result.cpu_us_per_request:>18.0f}"
+                    f"{label:<10} {concurrency:>3} {p50:>8.2f} {p99:>8.2f} {p50 - base_p50:>8.2f} "
+                    f"{p99 - base_p99:>8.2f} {median(r.rps for r in results):>8.0f} "
+                    f"{sum(r.errors for r in results):>6} "
+                    f"{median(r.cpu_us_per_request for r in results):>18.0f}"
                 )
         classify = orjson.dumps({"text": QUESTION})
         for concurrency in (1, 16):

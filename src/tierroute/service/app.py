@@ -10,6 +10,7 @@ champion while serving (service.reload).
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -58,11 +59,13 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     dead_letter: Path | None = None,
+    freeze_gc: bool = False,
 ) -> FastAPI:
     """The gateway app for ``config``, routing with the model at ``model_path``.
 
     ``registry`` receives the app's metrics (a fresh one by default); ``dead_letter`` is where
-    log rows go that the database keeps refusing.
+    log rows go that the database keeps refusing; ``freeze_gc`` (for a serving process, not
+    tests) moves everything loaded at start-up out of the garbage collector's reach.
     """
 
     @asynccontextmanager
@@ -99,6 +102,11 @@ def create_app(
             " or SIGHUP" if sighup else "",
         )
         app.state.tierroute = state
+        if freeze_gc:
+            # The model, config and libraries live as long as the process: frozen, they are
+            # no longer walked by every full collection (~12 % of the CPU per chat request).
+            gc.collect()
+            gc.freeze()
         try:
             yield
         finally:

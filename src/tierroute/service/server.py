@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from pathlib import Path
 
@@ -29,7 +30,10 @@ def run(
     if model_path is None:
         settings = get_settings()
         model_path = ensure_champion(settings.models_dir, settings.data_dir)
-    app = create_app(config, model_path)
+    # Requests allocate many short-lived objects that reference counting frees; collecting
+    # generation 0 every 700 allocations mostly finds nothing. Every 50,000 is enough.
+    gc.set_threshold(50_000, 20, 100)
+    app = create_app(config, model_path, freeze_gc=True)
     uvicorn.run(
         app,
         host=host or config.server.host,
