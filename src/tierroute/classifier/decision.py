@@ -5,12 +5,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from operator import mul
-from typing import Any
+from typing import Any, NamedTuple
 
 
-@dataclass(frozen=True, slots=True)
-class Decision:
-    """A routing decision for one query."""
+class Decision(NamedTuple):
+    """A routing decision for one query (a named tuple: immutable and cheap to build per request)."""
 
     tier: str
     confidence: float
