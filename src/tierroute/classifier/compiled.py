@@ -67,34 +67,29 @@ class CompiledPredictor:
     def logits(self, text: str) -> list[float]:
         """Uncalibrated logits for one text."""
         folded = fold(text)
-        counters: list[Counter[str]] = []
-        for folded_part, raw_part, _, _ in self._analyzers:
+        index: list[int] = []
+        starts: list[int] = []
+        blocks: list[Counter[str]] = []
+        repeated = False
+        for folded_part, raw_part, vocabulary, unknown in self._analyzers:
             grams = folded_part(folded)
             if raw_part is not None:
                 grams += raw_part(text)
-            counters.append(Counter(grams))
-        starts: list[int] = []
-        total = 0
-        for counts in counters:
-            if counts:
-                starts.append(total)
-                total += len(counts)
+            if not grams:
+                continue
+            counts = Counter(grams)
+            starts.append(len(index))
+            index += map(vocabulary.get, counts, repeat(unknown))
+            blocks.append(counts)
+            repeated = repeated or max(counts.values()) > 1
         scores = list(self._intercept)
-        if not total:
+        if not index:
             return scores
-        index = np.fromiter(
-            chain.from_iterable(
-                map(vocabulary.get, counts, repeat(unknown))
-                for counts, (_, _, vocabulary, unknown) in zip(
-                    counters, self._analyzers, strict=True
-                )
-            ),
-            np.intp,
-            total,
-        )
-        rows = self._table[index]
-        if any(max(counts.values(), default=1) > 1 for counts in counters):
-            tf = np.fromiter(chain.from_iterable(c.values() for c in counters), np.float64, total)
+        rows = self._table.take(index, axis=0)
+        if repeated:
+            tf = np.fromiter(
+                chain.from_iterable(c.values() for c in blocks), np.float64, len(index)
+            )
             weight = np.log(tf) + 1.0  # sublinear tf
             rows *= weight[:, None]
             rows[:, 0] *= weight  # the norm column holds (tf * idf)^2

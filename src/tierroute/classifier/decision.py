@@ -69,10 +69,10 @@ class DecisionPolicy:
         return list(proba).index(confidence), confidence < self.threshold
 
     def decide(self, proba: Sequence[float], model_id: str) -> Decision:
-        """Turn one row of probabilities (in ``tiers`` order) into a ``Decision``."""
+        """Turn one row of Python floats (in ``tiers`` order) into a ``Decision``."""
         index, low = self.choose(proba)
-        confidence = float(max(proba))
-        probabilities = dict(zip(self.tiers, map(float, proba), strict=True))
+        confidence = max(proba)
+        probabilities = dict(zip(self.tiers, proba, strict=True))
         predicted = self.tiers[index]
         if low:
             reason = (
