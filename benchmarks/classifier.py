@@ -60,6 +60,9 @@ def main() -> None:
         "--data", type=Path, default=Path("data/raw"), help="labeled texts to time on"
     )
     parser.add_argument("--n", type=int, default=3000, help="number of single decisions to time")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="timing rounds; percentiles are their medians"
+    )
     args = parser.parse_args()
 
     model = load_model(args.model)
@@ -85,9 +88,12 @@ def main() -> None:
     # process was descheduled, which keeps comparisons honest on a busy machine.
     print(f"{'single decision':42} {'p50 us':>8} {'p99 us':>8} {'cpu p50':>8} {'cpu p99':>8}")
     for name, fn, data in rows:
-        wall = latencies_us(fn, data)
-        cpu = latencies_us(fn, data, time.thread_time_ns)
-        figures = [np.percentile(x, q) for x in (wall, cpu) for q in (50, 99)]
+        rounds = []
+        for _ in range(args.rounds):
+            wall = latencies_us(fn, data)
+            cpu = latencies_us(fn, data, time.thread_time_ns)
+            rounds.append([np.percentile(x, q) for x in (wall, cpu) for q in (50, 99)])
+        figures = np.median(np.array(rounds), axis=0)
         print(f"{name:42} " + " ".join(f"{v:8.1f}" for v in figures))
     print(f"{'batch throughput':42} {'texts/s':>8}")
     for batch in (64, 512):
