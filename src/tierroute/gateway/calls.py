@@ -113,6 +113,19 @@ class UpstreamCalls:
             route.breaker.hold_open(retry.retry_after)
         return retry
 
+    def _transport_failure(
+        self,
+        attempts: list[Attempt],
+        route: Route,
+        t0: float,
+        exc: TimeoutError | aiohttp.ClientError,
+    ) -> Retry:
+        """No HTTP answer at all (timeout before the first byte, refused or dropped connection)."""
+        if isinstance(exc, TimeoutError):
+            detail = f"no answer within {route.read_timeout:g}s"
+            return self.fail(attempts, route, TIMEOUT, None, t0, detail, Retry(True))
+        return self.fail(attempts, route, CONNECT_ERROR, None, t0, _describe(exc), Retry(True))
+
     async def complete(
         self, route: Route, payload: bytes, attempts: list[Attempt], reserved: int, started: float
     ) -> DispatchResult | Retry:
@@ -123,18 +136,8 @@ class UpstreamCalls:
                 route.url, data=payload, headers=route.headers, timeout=route.timeout
             ) as response:
                 raw = await response.read()
-        except TimeoutError:
-            return self.fail(
-                attempts,
-                route,
-                TIMEOUT,
-                None,
-                t0,
-                f"no answer within {route.read_timeout:g}s",
-                Retry(True),
-            )
-        except aiohttp.ClientError as exc:
-            return self.fail(attempts, route, CONNECT_ERROR, None, t0, _describe(exc), Retry(True))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return self._transport_failure(attempts, route, t0, exc)
         status = response.status
         if status != 200:
             return self._http_failure(attempts, route, t0, status, response.headers, raw)
@@ -176,18 +179,8 @@ class UpstreamCalls:
             response = await self._client.session.post(
                 route.url, data=payload, headers=route.headers, timeout=route.timeout
             )
-        except TimeoutError:
-            return self.fail(
-                attempts,
-                route,
-                TIMEOUT,
-                None,
-                t0,
-                f"no answer within {route.read_timeout:g}s",
-                Retry(True),
-            )
-        except aiohttp.ClientError as exc:
-            return self.fail(attempts, route, CONNECT_ERROR, None, t0, _describe(exc), Retry(True))
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            return self._transport_failure(attempts, route, t0, exc)
         try:
             if response.status != 200:
                 raw = await response.read()
