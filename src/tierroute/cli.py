@@ -163,11 +163,21 @@ def eval_command(
         typer.Option(help="Extra labeled data pooled with --data for --by-source (repeatable)."),
     ] = [],  # noqa: B006
     skip_invalid: SkipOpt = False,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            help="Gateway TOML whose tier models and prices cost the routing "
+            "(default: the write-up's flat price table)."
+        ),
+    ] = None,
 ) -> None:
     """Score the model and the keyword heuristic side by side on labeled data."""
     from tierroute.classifier.report import leave_one_source_out, write_report
+    from tierroute.config import load_gateway_config
     from tierroute.data.schema import normalize_text
+    from tierroute.tier_costs import WRITEUP_TIER_COSTS, tier_costs_from_config
 
+    costs = tier_costs_from_config(load_gateway_config(config)) if config else WRITEUP_TIER_COSTS
     tier_model = load_model(model)
     loaded = _load_rows(data, skip_invalid)
     loso = None
@@ -186,7 +196,9 @@ def eval_command(
                 pool, TrainOptions(c_grid=(30.0,)), step=lambda _: advance(1)
             )
     with progress_bar("evaluating", None):
-        report = write_report(tier_model, loaded.rows, out, [str(p) for p in loaded.files], loso)
+        report = write_report(
+            tier_model, loaded.rows, out, [str(p) for p in loaded.files], loso, costs=costs
+        )
     console.print(
         _metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"])
     )

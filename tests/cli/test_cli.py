@@ -185,3 +185,34 @@ def test_console_script_runs_and_fails_cleanly_without_model(tmp_path: Path) -> 
     assert done.returncode == 4
     assert "tierroute train" in done.stderr
     assert "Traceback" not in done.stderr
+
+
+def test_eval_prices_routing_with_a_gateway_config(
+    trained: Path, labeled: Path, tmp_path: Path
+) -> None:
+    config = Path(__file__).resolve().parents[2] / "config" / "tierroute.example.toml"
+    out = tmp_path / "priced"
+    result = runner.invoke(
+        app,
+        [
+            *["eval", "--data", str(labeled), "--model", str(trained)],
+            "--config",
+            str(config),
+            "--out",
+            str(out),
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["prices"]["complex_reasoning"]["model"] == "openai:gpt-4.1"
+    prices = report["prices"]["moderate_conv"]
+    assert prices["output_usd_per_mtok"] > prices["input_usd_per_mtok"] > 0
+    flat = runner.invoke(
+        app, ["eval", "--data", str(labeled), "--model", str(trained), "--out", str(tmp_path / "f")]
+    )
+    assert flat.exit_code == 0
+    flat_cost = json.loads((tmp_path / "f" / "report.json").read_text())["routers"]["model"]["cost"]
+    assert (
+        report["routers"]["model"]["cost"]["per_1000_routed_usd"]
+        != flat_cost["per_1000_routed_usd"]
+    )

@@ -15,19 +15,25 @@ from tierroute.classifier.model import TierModel
 from tierroute.classifier.plots import plot_confusions, plot_costs, plot_coverage, plot_reliability
 from tierroute.classifier.train import TrainOptions, decision_cost_matrix, fit_calibrated
 from tierroute.data.schema import LabeledRow
+from tierroute.tier_costs import WRITEUP_TIER_COSTS, TierCost
 
 Step = Callable[[str], None]
 
 
-def compare_routers(model: TierModel, rows: Sequence[LabeledRow]) -> dict[str, Any]:
+def compare_routers(
+    model: TierModel,
+    rows: Sequence[LabeledRow],
+    costs: Mapping[str, TierCost] = WRITEUP_TIER_COSTS,
+) -> dict[str, Any]:
     """Metrics of the model (with its decision policy) and of the heuristic on the same rows."""
     texts = [row.text for row in rows]
     heuristic = KeywordHeuristic(model.tiers).fit(texts)
+    classes = list(heuristic.classes_)
     return {
-        "model": evaluate_router(rows, model.predict_proba(texts), model.tiers, model.policy),
-        "heuristic": evaluate_router(
-            rows, heuristic.predict_proba(texts), list(heuristic.classes_)
+        "model": evaluate_router(
+            rows, model.predict_proba(texts), model.tiers, model.policy, costs=costs
         ),
+        "heuristic": evaluate_router(rows, heuristic.predict_proba(texts), classes, costs=costs),
     }
 
 
@@ -95,6 +101,14 @@ def render_markdown(report: Mapping[str, Any]) -> str:
         "",
         f"Data: {report['n']} labeled rows from {', '.join(report['data_files'])}. "
         f"Threshold {model['threshold']:.2f}, default tier `{report['default_tier']}`.",
+        "",
+        "Costs per 1,000 requests price each routed tier's primary model (USD per million input / "
+        "output tokens): "
+        + "; ".join(
+            f"{tier} `{p['model']}` {p['input_usd_per_mtok']:g} / {p['output_usd_per_mtok']:g}"
+            for tier, p in report.get("prices", {}).items()
+        )
+        + ".",
         "",
         "| router | accuracy | macro-F1 | under-routing | over-routing | fallback | ECE | cost / 1k req |",
         "|---|---|---|---|---|---|---|---|",
@@ -169,10 +183,11 @@ def write_report(
     data_files: Sequence[str],
     loso: Mapping[str, Any] | None = None,
     max_misrouted: int = 30,
+    costs: Mapping[str, TierCost] = WRITEUP_TIER_COSTS,
 ) -> dict[str, Any]:
     """Evaluate, then write ``report.json``, ``report.md`` and PNG plots into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
-    routers = compare_routers(model, rows)
+    routers = compare_routers(model, rows, costs)
     plots = [
         plot_confusions(routers, out_dir / "confusion.png").name,
         plot_reliability(routers["model"], out_dir / "reliability.png").name,
@@ -198,6 +213,7 @@ def write_report(
         "n": len(rows),
         "data_files": list(data_files),
         "routers": routers,
+        "prices": {tier: vars(cost) for tier, cost in costs.items()},
         "leave_one_source_out": dict(loso or {}),
         "plots": plots,
         "misrouted": misrouted[:max_misrouted],
