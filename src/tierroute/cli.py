@@ -89,8 +89,12 @@ def train(
         "models"
     ),
     target_accuracy: Annotated[
-        float, typer.Option(help="Accuracy the accepted (non-fallback) decisions must reach.")
-    ] = 0.95,
+        float | None,
+        typer.Option(
+            help="Pick the threshold so accepted decisions are this accurate "
+            "(default: where routing cost, fallbacks included, is least)."
+        ),
+    ] = None,
     default_tier: Annotated[
         str, typer.Option(help="Tier used when confidence is too low.")
     ] = "moderate_conv",
@@ -136,8 +140,9 @@ def train(
         )
     )
     console.print(
-        f"threshold {card.threshold:.2f} (accepted decisions >= {target_accuracy:.0%} accurate "
-        f"out-of-fold), default tier {card.default_tier}; by language: "
+        f"threshold {card.threshold:.2f} ({card.threshold_target.get('rule', '')}; coverage "
+        f"{card.threshold_target.get('coverage', 0):.1%}), default tier {card.default_tier}; "
+        "by language: "
         + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in result.model_metrics["by_lang"].items())
     )
     console.print(f"saved {result.model_dir}" + (" (champion)" if result.promoted else ""))

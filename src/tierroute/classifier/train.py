@@ -51,7 +51,9 @@ class TrainOptions:
     seed: int = RANDOM_STATE
     cv_folds: int = 5
     c_grid: tuple[float, ...] = (10.0, 30.0, 100.0)
-    target_accuracy: float = 0.95
+    # None: the threshold where routing cost (fallbacks included) is least; a number: the lowest
+    # threshold whose accepted decisions are at least that accurate.
+    target_accuracy: float | None = None
     default_tier: str = DEFAULT_FALLBACK_TIER
     # Weight of under-routing relative to over-routing in the decision; 0 means plain argmax.
     under_routing_weight: float = 2.0
@@ -100,27 +102,54 @@ def _counts(rows: Sequence[LabeledRow]) -> dict[str, dict[str, int]]:
 
 
 def choose_threshold(
-    proba: NDArray[np.float64], y: Sequence[str], policy: DecisionPolicy, target: float
-) -> tuple[float, dict[str, float]]:
-    """Lowest threshold whose accepted decisions reach ``target`` accuracy (max coverage)."""
+    proba: NDArray[np.float64],
+    y: Sequence[str],
+    policy: DecisionPolicy,
+    target_accuracy: float | None = None,
+) -> tuple[float, dict[str, Any]]:
+    """The confidence threshold below which decisions fall back to the policy's default tier.
+
+    With ``target_accuracy``: the lowest threshold whose accepted decisions reach it (most
+    coverage). Without: the threshold at which the routed decisions, fallbacks included, cost
+    least under the policy's cost matrix (0/1 loss without one); falling back then happens only
+    where it pays off, which depends on the default tier (a default that serves every query
+    falls back more than one that under-routes some).
+    """
     tiers = policy.tiers
-    routed = np.array([tiers[policy.choose(row.tolist())[0]] for row in proba])
-    correct = routed == np.asarray(y)
+    index = {tier: i for i, tier in enumerate(tiers)}
+    truth = np.array([index[t] for t in y])
+    chosen = np.array([policy.choose(row.tolist())[0] for row in proba])
     confidence = proba.max(axis=1)
+    matrix = (
+        np.asarray(policy.cost_matrix, dtype=np.float64)
+        if policy.cost_matrix is not None
+        else 1.0 - np.eye(len(tiers))
+    )
+    default = index[policy.default_tier]
+    best: tuple[float, float, dict[str, Any]] | None = None
     for threshold in np.round(np.arange(0.0, 1.0, 0.01), 2):
         kept = confidence >= threshold
-        if kept.any() and correct[kept].mean() >= target:
-            return float(threshold), {
-                "coverage": float(kept.mean()),
-                "accepted_accuracy": float(correct[kept].mean()),
-                "met": 1.0,
-            }
-    # Unreachable target: keep the most accurate non-trivial threshold and say so in the card.
-    return 0.99, {
-        "coverage": float((confidence >= 0.99).mean()),
-        "accepted_accuracy": float("nan"),
-        "met": 0.0,
-    }
+        routed = np.where(kept, chosen, default)
+        cost = float(matrix[truth, routed].mean())
+        accuracy = float((chosen[kept] == truth[kept]).mean()) if kept.any() else 1.0
+        info = {
+            "coverage": float(kept.mean()),
+            "accepted_accuracy": accuracy,
+            "routing_cost": cost,
+            "rule": "least routing cost out of fold"
+            if target_accuracy is None
+            else (f"accepted decisions >= {target_accuracy:.0%} accurate out of fold"),
+        }
+        if target_accuracy is not None:
+            if kept.any() and accuracy >= target_accuracy:
+                return float(threshold), {**info, "met": 1.0}
+        elif best is None or cost < best[1] - 1e-12:
+            best = (float(threshold), cost, {**info, "met": 1.0})
+    if best is not None:
+        return best[0], best[2]
+    # Unreachable accuracy target: the strictest threshold, and the card says so.
+    kept = confidence >= 0.99
+    return 0.99, {"coverage": float(kept.mean()), "accepted_accuracy": float("nan"), "met": 0.0}
 
 
 def fit_calibrated(
@@ -234,7 +263,7 @@ def train_model(
         threshold=threshold,
         default_tier=options.default_tier,
         cost_matrix=[list(row) for row in cost_matrix] if cost_matrix else None,
-        threshold_target={"accepted_accuracy": options.target_accuracy, **threshold_info},
+        threshold_target=threshold_info,
         hyperparameters={
             **search_log,
             "features": "tf-idf of word unigrams and bigrams of the first 16 tokens (+ length and line-count tokens) and char_wb 4-grams (first 40 chars) of diacritic-folded text (head 120 + tail 60 chars), min_df 0.05 %",

@@ -1,0 +1,45 @@
+import numpy as np
+
+from tierroute.classifier.decision import DecisionPolicy
+from tierroute.classifier.train import choose_threshold
+from tierroute.tiers import under_routing_cost_matrix
+
+TIERS = ("code_gen", "complex_reasoning", "moderate_conv", "simple_faq")
+MATRIX = tuple(tuple(r) for r in under_routing_cost_matrix(TIERS, under_cost=2.0, over_cost=1.0))
+
+
+def data() -> tuple[np.ndarray, list[str]]:
+    # 80 confident right answers, and 20 unsure code_gen guesses that are really complex_reasoning.
+    confident = [[0.02, 0.02, 0.02, 0.94]] * 80
+    unsure = [[0.40, 0.25, 0.2, 0.15]] * 20
+    return np.array(confident + unsure), ["simple_faq"] * 80 + ["complex_reasoning"] * 20
+
+
+def test_cost_rule_falls_back_only_where_it_pays() -> None:
+    proba, y = data()
+    to_complex = DecisionPolicy(TIERS, 0.0, "complex_reasoning")
+    threshold, info = choose_threshold(proba, y, to_complex)
+    # Falling back to complex_reasoning serves the unsure rows: the threshold rises above 0.40.
+    assert 0.40 < threshold <= 0.94
+    assert info["coverage"] == 0.8 and info["routing_cost"] == 0.0
+    to_moderate = DecisionPolicy(TIERS, 0.0, "moderate_conv")
+    threshold, info = choose_threshold(proba, y, to_moderate)
+    # moderate_conv is as wrong for them as code_gen: no fallback.
+    assert threshold <= 0.40 and info["coverage"] == 1.0
+
+
+def test_cost_matrix_decision_already_hedges_so_fallback_adds_nothing() -> None:
+    proba, y = data()
+    policy = DecisionPolicy(TIERS, 0.0, "complex_reasoning", MATRIX)
+    # Under-routing weighs 2x: the unsure rows already go to complex_reasoning, which serves them.
+    threshold, info = choose_threshold(proba, y, policy)
+    assert threshold == 0.0 and info["routing_cost"] == 0.0
+
+
+def test_accuracy_target_rule() -> None:
+    proba, y = data()
+    policy = DecisionPolicy(TIERS, 0.0, "moderate_conv")
+    threshold, info = choose_threshold(proba, y, policy, target_accuracy=0.95)
+    assert 0.40 < threshold <= 0.94 and info["accepted_accuracy"] == 1.0 and info["met"] == 1.0
+    threshold, info = choose_threshold(proba, y, policy, target_accuracy=0.5)
+    assert threshold == 0.0 and info["coverage"] == 1.0
