@@ -23,7 +23,7 @@ HEAD_CHARS = 120
 TAIL_CHARS = 60
 # Character n-grams are taken from the start of the (folded) text only: that is where typos and
 # unseen spellings of the request itself show; more of them cost time and add no accuracy.
-CHAR_NGRAM_CHARS = 40
+CHAR_NGRAM_CHARS = 32
 CHAR_NGRAM = 4
 # Word bigrams come from the first tokens only: the phrasing of the request ("how do i",
 # "viet ham") is there; later bigrams cost time on long texts and measured no better.

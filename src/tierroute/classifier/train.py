@@ -266,7 +266,7 @@ def train_model(
         threshold_target=threshold_info,
         hyperparameters={
             **search_log,
-            "features": "tf-idf of word unigrams and bigrams of the first 16 tokens (+ length and line-count tokens) and char_wb 4-grams (first 40 chars) of diacritic-folded text (head 120 + tail 60 chars), min_df 0.05 %",
+            "features": "tf-idf of word unigrams and bigrams of the first 16 tokens (+ length and line-count tokens) and char_wb 4-grams (first 32 chars) of diacritic-folded text (head 120 + tail 60 chars), min_df 0.05 %",
             "classifier": "LogisticRegression(class_weight=balanced) + temperature scaling",
             "cv_folds": options.cv_folds,
             "seed": options.seed,
