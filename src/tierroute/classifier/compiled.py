@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from collections.abc import Sequence
-from itertools import chain, repeat
+from itertools import repeat
 
 import numpy as np
 from numpy.typing import NDArray
@@ -27,7 +27,8 @@ class CompiledPredictor:
     Each tf-idf block is l2-normalised on its own, so for a block with features i the logits gain
     ``sum_i t_i idf_i w_i / sqrt(sum_i (t_i idf_i)^2)``. One table row per feature holds
     ``[idf^2, idf * w_1, ..., idf * w_C]``: one gather and one segmented sum give both numerator
-    and norm of every block, whatever the number of features (few numpy calls per text).
+    and norm of every block, whatever the number of features (few numpy calls per text), as if
+    every tf were 1; the few grams a text repeats then correct the sums to their sublinear tf.
     """
 
     def __init__(self, model: TemperatureCalibrated) -> None:
@@ -60,6 +61,7 @@ class CompiledPredictor:
             coef_offset += size
         self._analyzers = tuple(analyzers)
         self._table = np.ascontiguousarray(np.vstack(tables))
+        self._rows: list[list[float]] = self._table.tolist()
         self._intercept: list[float] = [float(b) for b in clf.intercept_]
         self._beta = float(model.beta)
         self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes_)
@@ -69,7 +71,7 @@ class CompiledPredictor:
         folded = fold(text)
         index: list[int] = []
         starts: list[int] = []
-        blocks: list[Counter[str]] = []
+        blocks: list[tuple[Counter[str], dict[str, int], int]] = []
         repeated = False
         for folded_part, raw_part, vocabulary, unknown in self._analyzers:
             grams = folded_part(folded)
@@ -80,20 +82,24 @@ class CompiledPredictor:
             counts = Counter(grams)
             starts.append(len(index))
             index += map(vocabulary.get, counts, repeat(unknown))
-            blocks.append(counts)
+            blocks.append((counts, vocabulary, unknown))
             repeated = repeated or max(counts.values()) > 1
         scores = list(self._intercept)
         if not index:
             return scores
-        rows = self._table.take(index, axis=0)
+        sums = np.add.reduceat(self._table.take(index, axis=0), starts, axis=0).tolist()
         if repeated:
-            tf = np.fromiter(
-                chain.from_iterable(c.values() for c in blocks), np.float64, len(index)
-            )
-            weight = np.log(tf) + 1.0  # sublinear tf
-            rows *= weight[:, None]
-            rows[:, 0] *= weight  # the norm column holds (tf * idf)^2
-        for block in np.add.reduceat(rows, starts, axis=0).tolist():
+            # tf = 1 + log(count) for the few grams seen twice or more: correct the block sums
+            # in place of weighting every row (most grams occur once).
+            for block, (counts, vocabulary, unknown) in zip(sums, blocks, strict=True):
+                for gram, count in counts.items():
+                    if count > 1:
+                        row = self._rows[vocabulary.get(gram, unknown)]
+                        weight = math.log(count) + 1.0
+                        block[0] += (weight * weight - 1.0) * row[0]
+                        for j in range(1, len(block)):
+                            block[j] += (weight - 1.0) * row[j]
+        for block in sums:
             if block[0] > 0.0:
                 norm = math.sqrt(block[0])
                 scores = [s + v / norm for s, v in zip(scores, block[1:], strict=True)]
