@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
-from rich.markup import escape
 from rich.table import Table
 
 from tierroute.classifier.model import load_model
 from tierroute.classifier.train import TrainOptions
-from tierroute.cli_support import console, err_console, fail_on_errors, progress_bar
+from tierroute.cli_support import (
+    console,
+    fail_on_errors,
+    load_rows,
+    metrics_table,
+    progress_bar,
+)
 
 app = typer.Typer(
     help="Route each LLM query to the cheapest model tier that answers it well.",
@@ -50,37 +55,6 @@ ModelOpt = Annotated[
 ]
 
 
-def _load_rows(paths: list[Path], skip_invalid: bool) -> Any:
-    from tierroute.data.io import read_labeled
-
-    result = read_labeled(paths, skip_invalid=skip_invalid)
-    for issue in result.issues:
-        err_console.print(
-            f"[yellow]skipped[/] {escape(str(issue))}", highlight=False, soft_wrap=True
-        )
-    if result.duplicates:
-        console.print(f"merged {result.duplicates} duplicate row(s) (same text, same tier)")
-    return result
-
-
-def _metrics_table(title: str, routers: dict[str, Any]) -> Table:
-    table = Table(title=title)
-    for column in ("router", "acc", "macro-F1", "under", "over", "fallback", "ECE", "$/1k"):
-        table.add_column(column, justify="right" if column != "router" else "left", no_wrap=True)
-    for name, m in routers.items():
-        table.add_row(
-            name,
-            f"{m['accuracy']:.3f}",
-            f"{m['macro_f1']:.3f}",
-            f"{100 * m['under_routing_rate']:.1f} %",
-            f"{100 * m['over_routing_rate']:.1f} %",
-            f"{100 * m.get('fallback_rate', 0):.1f} %",
-            f"{m['calibration']['ece']:.3f}" if "calibration" in m else "",
-            f"{m['cost']['per_1000_routed_usd']:.3f}" if "cost" in m else "",
-        )
-    return table
-
-
 @app.command()
 @fail_on_errors
 def train(
@@ -111,7 +85,7 @@ def train(
     """Train a model from labeled files; evaluate it against the keyword heuristic; save it."""
     from tierroute.classifier.train import train_model
 
-    loaded = _load_rows(data, skip_invalid)
+    loaded = load_rows(data, skip_invalid)
     options = TrainOptions(
         eval_fraction=eval_fraction,
         target_accuracy=target_accuracy,
@@ -135,7 +109,7 @@ def train(
         f"held out {result.eval_rows}"
     )
     console.print(
-        _metrics_table(
+        metrics_table(
             "held-out split", {"model": result.model_metrics, "heuristic": result.heuristic_metrics}
         )
     )
@@ -184,7 +158,7 @@ def eval_command(
 
     costs = tier_costs_from_config(load_gateway_config(config)) if config else WRITEUP_TIER_COSTS
     tier_model = load_model(model)
-    loaded = _load_rows(data, skip_invalid)
+    loaded = load_rows(data, skip_invalid)
     loso = None
     if by_source:
         pool = list(loaded.rows)
@@ -192,7 +166,7 @@ def eval_command(
             seen = {normalize_text(r.text) for r in pool}
             pool += [
                 r
-                for r in _load_rows(train_data, skip_invalid).rows
+                for r in load_rows(train_data, skip_invalid).rows
                 if normalize_text(r.text) not in seen
             ]
         sources = {r.source for r in pool}
@@ -205,7 +179,7 @@ def eval_command(
             tier_model, loaded.rows, out, [str(p) for p in loaded.files], loso, costs=costs
         )
     console.print(
-        _metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"])
+        metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"])
     )
     if loso:
         table = Table(title="leave one source out")
@@ -318,7 +292,7 @@ def data_validate(
     """Check labeled files; print every bad row (file:line: field: problem)."""
     from collections import Counter
 
-    loaded = _load_rows(data, skip_invalid=False)
+    loaded = load_rows(data, skip_invalid=False)
     counts = Counter((r.tier, r.lang) for r in loaded.rows)
     table = Table(title=f"{len(loaded.rows)} valid rows in {len(loaded.files)} file(s)")
     table.add_column("tier")

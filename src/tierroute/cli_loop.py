@@ -17,7 +17,14 @@ from rich.markup import escape
 from rich.table import Table
 from sqlalchemy import Engine
 
-from tierroute.cli_support import console, err_console, fail_on_errors, progress_bar
+from tierroute.cli_support import (
+    console,
+    err_console,
+    fail_on_errors,
+    load_rows,
+    metrics_table,
+    progress_bar,
+)
 from tierroute.config import get_settings
 from tierroute.exceptions import DataError
 
@@ -206,13 +213,12 @@ def retrain(
 ) -> None:
     """Train a candidate on base data (+ labeled logs), compare it with the champion, gate it."""
     from tierroute.classifier.train import TrainOptions
-    from tierroute.cli import _load_rows  # the train command's reader: prints what it skips
     from tierroute.loop.gate import GatePolicy
     from tierroute.loop.retrain import RetrainOptions
     from tierroute.loop.retrain import retrain as run_retrain
     from tierroute.store.labels import labels_since
 
-    loaded = _load_rows(base, skip_invalid)
+    loaded = load_rows(base, skip_invalid)
     start = _start(since) if from_logs else None
     logged = []
     if start is not None:
@@ -280,14 +286,13 @@ def _print_retrain(result: RetrainResult) -> None:
             console.print(f"  {escape(conflict.describe())}", highlight=False)
         if len(result.conflicts) > 10:
             console.print(f"  ... and {len(result.conflicts) - 10} more (see the report)")
-    from tierroute.cli import _metrics_table  # the same table `train` and `eval` print
 
     console.print(f"candidate [bold]{result.candidate_id}[/]")
     frozen_title = f"frozen evaluation set ({result.frozen_rows} rows, never trained on)"
-    _print_wide(_metrics_table(frozen_title, result.frozen))
+    _print_wide(metrics_table(frozen_title, result.frozen))
     if result.newest:
         newest_title = f"newest labeled logs ({len(result.holdout)} rows, not trained on)"
-        _print_wide(_metrics_table(newest_title, result.newest))
+        _print_wide(metrics_table(newest_title, result.newest))
     verdict = result.verdict
     word = "[bold green]PROMOTE[/]" if verdict.promote else "[bold red]REFUSE[/]"
     console.print(f"gate: {word}")

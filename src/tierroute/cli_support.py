@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import functools
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from typing import ParamSpec, TypeVar
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
 
+from tierroute.data.io import LoadResult, read_labeled
 from tierroute.exceptions import (
     ConfigError,
     DataError,
@@ -76,3 +79,34 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
             progress.advance(task, n)
 
         yield advance
+
+
+def load_rows(paths: list[Path], skip_invalid: bool) -> LoadResult:
+    """Read labeled files, printing each skipped row and the merged-duplicate count."""
+    result = read_labeled(paths, skip_invalid=skip_invalid)
+    for issue in result.issues:
+        err_console.print(
+            f"[yellow]skipped[/] {escape(str(issue))}", highlight=False, soft_wrap=True
+        )
+    if result.duplicates:
+        console.print(f"merged {result.duplicates} duplicate row(s) (same text, same tier)")
+    return result
+
+
+def metrics_table(title: str, routers: Mapping[str, Any]) -> Table:
+    """Routers side by side: accuracy, macro-F1, routing rates, fallback, ECE, cost."""
+    table = Table(title=title)
+    for column in ("router", "acc", "macro-F1", "under", "over", "fallback", "ECE", "$/1k"):
+        table.add_column(column, justify="right" if column != "router" else "left", no_wrap=True)
+    for name, m in routers.items():
+        table.add_row(
+            name,
+            f"{m['accuracy']:.3f}",
+            f"{m['macro_f1']:.3f}",
+            f"{100 * m['under_routing_rate']:.1f} %",
+            f"{100 * m['over_routing_rate']:.1f} %",
+            f"{100 * m.get('fallback_rate', 0):.1f} %",
+            f"{m['calibration']['ece']:.3f}" if "calibration" in m else "",
+            f"{m['cost']['per_1000_routed_usd']:.3f}" if "cost" in m else "",
+        )
+    return table

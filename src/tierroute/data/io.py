@@ -41,8 +41,8 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
     return files
 
 
-def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
-    """(line, record or None, error) for each non-blank line/row of one file."""
+def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
+    """(line, record or None, error) for each non-blank JSONL line or CSV row of one file."""
     if path.suffix == ".csv":
         with path.open(encoding="utf-8", newline="") as handle:
             reader = csv.DictReader(handle)
@@ -85,7 +85,7 @@ def read_labeled(
     first_seen: dict[str, LabeledRow] = {}
     conflicted: set[str] = set()
     for path in files:
-        for line, record, error in _records(path):
+        for line, record, error in read_records(path):
             if record is None:
                 result.issues.append(RowIssue(str(path), line, "row", error))
                 continue
@@ -165,4 +165,4 @@ def _unlabeled_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None,
             for row in reader:
                 yield reader.line_num, dict(row), ""
         return
-    yield from _records(path)
+    yield from read_records(path)

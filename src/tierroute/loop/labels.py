@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 # The labeled-data reader's JSONL parser: one place decides what a bad JSON line is.
-from tierroute.data.io import _records as jsonl_records
+from tierroute.data.io import read_records
 from tierroute.data.schema import normalize_text
 from tierroute.exceptions import DataError, RowIssue, ValidationFailed
 from tierroute.redact import redact
@@ -71,7 +71,7 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
                 # An empty CSV cell means the field is absent.
                 yield reader.line_num, {k: v for k, v in row.items() if v not in ("", None)}, ""
         return
-    yield from jsonl_records(path)
+    yield from read_records(path)
 
 
 def _problems(record: dict[str, Any], tiers: Collection[str]) -> list[tuple[str, str]]:
