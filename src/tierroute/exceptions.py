@@ -23,6 +23,7 @@ The tree::
         │                           our provider key was rejected, not the client's)
         ├── ProviderKeyMissing      503: the provider key's environment variable is not set
         ├── ChainExhausted          503: every model of the chain failed, was rate-limited or open
+        ├── LogUnavailable          503: the request log cannot be read or written right now
         └── ReloadFailed            500: a model reload failed; the service keeps the old model
 
 The CLI maps these to exit codes and messages; the service maps them to HTTP status codes in
@@ -148,6 +149,17 @@ class PermissionDenied(GatewayError):
     status_code = 403
     error_type = "permission_error"
     code = "permission_denied"
+
+
+class LogUnavailable(GatewayError):
+    """The request-log database is unreachable (503); the message names no SQL or values."""
+
+    status_code = 503
+    code = "log_unavailable"
+
+    def __init__(self, cause: BaseException | None = None) -> None:
+        detail = f" ({type(cause).__name__})" if cause is not None else ""
+        super().__init__(f"The request log is unavailable right now{detail}; try again.")
 
 
 class UnknownModel(GatewayError):

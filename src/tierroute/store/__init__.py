@@ -6,30 +6,41 @@ the only code that writes; ``queries`` only reads.
 
 from __future__ import annotations
 
-from tierroute.store.engine import normalize_url, open_engine
-from tierroute.store.queries import cost_summary, get_feedback, get_requests, request_exists
+from tierroute.store.engine import default_spool_dir, normalize_url, open_engine
+from tierroute.store.keys import KeyHasher, key_hasher
+from tierroute.store.queries import (
+    ALL_KEYS,
+    Owner,
+    cost_summary,
+    get_feedback,
+    get_requests,
+    request_exists,
+)
 from tierroute.store.records import (
     CANARY,
     CHAMPION,
     FeedbackRecord,
     RequestRecord,
-    user_key_hash,
     utcnow,
 )
 from tierroute.store.writer import LogWriter
 
 __all__ = [
+    "ALL_KEYS",
     "CANARY",
     "CHAMPION",
     "FeedbackRecord",
+    "KeyHasher",
     "LogWriter",
+    "Owner",
     "RequestRecord",
     "cost_summary",
+    "default_spool_dir",
     "get_feedback",
     "get_requests",
+    "key_hasher",
     "normalize_url",
     "open_engine",
     "request_exists",
-    "user_key_hash",
     "utcnow",
 ]
