@@ -99,6 +99,11 @@ class LogWriter:
         return self._queue.qsize()
 
     @property
+    def spool_pending(self) -> bool:
+        """Whether spooled rows wait to be replayed."""
+        return self.spool is not None and self.spool.pending()
+
+    @property
     def database_down(self) -> bool:
         """Whether the last write found the database unreachable."""
         return self._down
