@@ -12,7 +12,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Column, Engine, Integer, MetaData, String, Table, inspect, text
 
-from tierroute.store import LogWriter, RequestRecord, get_requests, open_engine
+from tierroute.store import (
+    LogWriter,
+    RequestRecord,
+    default_spool_dir,
+    get_requests,
+    open_engine,
+)
 from tierroute.store.keys import KeyHasher, key_hasher, load_log_secret
 from tierroute.store.schema import metadata
 
@@ -198,3 +204,8 @@ def test_the_log_secret_is_generated_once_and_keys_the_hashes(tmp_path: Path) ->
     hasher = key_hasher(None, tmp_path)
     assert hasher("k-1") == KeyHasher(first)("k-1") != KeyHasher(b"x" * 32)("k-1")
     assert hasher("k-1") != hashlib.sha256(b"k-1").hexdigest()[:32]  # not the unkeyed hash
+
+
+def test_serve_keeps_the_spool_next_to_the_database() -> None:
+    assert default_spool_dir("sqlite:////var/lib/tr/log.db") == Path("/var/lib/tr/log.db-spool")
+    assert default_spool_dir("postgresql://u@h/db") == Path("tierroute-spool")

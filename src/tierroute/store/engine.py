@@ -56,15 +56,20 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
         parsed = make_url(normalize_url(url))
     except ArgumentError as exc:
         raise ConfigError(f"log.url: not a database URL: {url!r}") from exc
+    # hide_parameters: SQLAlchemy's errors never quote the rows' values (the users' text).
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
         # A short connect timeout: during an outage the writer spools instead of hanging.
-        engine = create_engine(parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5})
+        engine = create_engine(
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}, hide_parameters=True
+        )
     if create:
         try:
             metadata.create_all(engine)

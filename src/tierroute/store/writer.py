@@ -19,6 +19,7 @@ import logging
 import queue
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
@@ -28,10 +29,11 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tierroute.exceptions import LogUnavailable
+from tierroute.store.keep import RowKeeper
 from tierroute.store.persist import RowStore
 from tierroute.store.records import FeedbackRecord, RequestRecord
 from tierroute.store.replay import replay_spool
-from tierroute.store.spool import Spool, append_lines, encode_rows
+from tierroute.store.spool import Spool
 
 logger = logging.getLogger(__name__)
 
@@ -84,19 +86,39 @@ class LogWriter:
         self.spool = Spool(spool_dir) if spool_dir is not None else None
         self.dead_letter = dead_letter or (self.spool.dead_letter if self.spool else None)
         self.store = RowStore(engine, retry_delays)
-        self.written = self.spooled = self.replayed = self.dead_lettered = self.dropped = 0
+        # Counted by the writer thread only; the submitting threads count apart (below).
+        self.written = self.replayed = 0
+        self.keeper = RowKeeper(self.spool, self.dead_letter)
+        self._submit_lock = threading.Lock()
+        self._spilled_rows = self._dropped_on_submit = 0
         self._wake = threading.Event()
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._closed = False
         self._down = False  # the database was unreachable at the last try
         self._last_probe = 0.0
+        self._last_error: BaseException | None = None
         self._spilled = False  # rows went to the spool while the database was up
 
     @property
     def backlog(self) -> int:
         """Items queued and not yet taken by the writer thread (approximate)."""
         return self._queue.qsize()
+
+    @property
+    def spooled(self) -> int:
+        """Rows written to the spool (database unreachable, or the queue full)."""
+        return self.keeper.spooled + self._spilled_rows
+
+    @property
+    def dropped(self) -> int:
+        """Rows lost: no spool or dead-letter file could take them."""
+        return self.keeper.dropped + self._dropped_on_submit
+
+    @property
+    def dead_lettered(self) -> int:
+        """Rows set aside in the dead-letter file (refused by the database, or damaged)."""
+        return self.keeper.dead_lettered
 
     @property
     def spool_pending(self) -> bool:
@@ -128,14 +150,15 @@ class LogWriter:
         self._queue.put(record)
 
     def _spill(self, record: RequestRecord) -> None:
-        if self.spool is None:
-            self.dropped += 1
-            logger.error("request log queue full, no spool: request %s lost", record.request_id)
-            return
-        # Flushed, not fsynced: this runs on the event loop, and only under overload.
-        self.spool.append("requests", [record.row()], sync=False)
-        self.spooled += 1
-        self._spilled = True
+        with self._submit_lock:
+            if self.spool is None:
+                self._dropped_on_submit += 1
+                logger.error("request log queue full, no spool: request %s lost", record.request_id)
+                return
+            # Flushed, not fsynced: this runs on the event loop, and only under overload.
+            self.spool.append("requests", [record.row()], sync=False)
+            self._spilled_rows += 1
+            self._spilled = True
 
     def add_feedback(self, record: FeedbackRecord) -> Future[None]:
         """Queue a feedback row; the future resolves once it is stored (or fails)."""
@@ -200,9 +223,8 @@ class LogWriter:
             try:
                 if self._process(items):
                     return
-            except Exception:
-                # The writer must outlive any surprise; the traceback shows code, not rows.
-                logger.exception("request log writer: unexpected error on a batch")
+            except Exception as exc:
+                self._rescue(items, exc)
             if self._spilled and self._queue.qsize() == 0:
                 self._recover()
 
@@ -228,27 +250,52 @@ class LogWriter:
                 item.done.set_result(None)
         return stop
 
+    def _rescue(self, items: list[_Item], exc: Exception) -> None:
+        """The writer outlives any surprise: keep the batch's rows, resolve its futures."""
+        # The frames only: an exception's message may quote a row's values.
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        logger.error(
+            "request log writer: unexpected %s on a batch of %d item(s)\n%s",
+            type(exc).__name__,
+            len(items),
+            frames,
+        )
+        rows = [item.row() for item in items if isinstance(item, RequestRecord)]
+        try:
+            self.keeper.to_dead_letter("requests", rows, exc)
+        except Exception as again:
+            self.keeper.dropped += len(rows)
+            logger.error("request log: %d row(s) lost (%s)", len(rows), type(again).__name__)
+        for item in items:
+            if isinstance(item, _Feedback) and not item.done.done():
+                item.done.set_exception(LogUnavailable(exc))
+            elif isinstance(item, _Flush) and not item.done.done():
+                item.done.set_result(None)
+
     def _store_requests(self, rows: list[dict[str, Any]]) -> None:
         if self._down and not self._recover():
-            self._keep(rows, None)
+            self.keeper.keep(rows, None)
             return
         outcome = self.store.store_requests(rows)
         self.written += outcome.written
         if outcome.refused:
-            self._set_aside(outcome.refused, outcome.error)
+            self.keeper.set_aside(outcome.refused, outcome.error)
         if outcome.unwritten:
             self._mark_down(outcome.error)
-            self._keep(outcome.unwritten, outcome.error)
+            self.keeper.keep(outcome.unwritten, outcome.error)
 
     def _store_feedback(self, items: list[_Feedback]) -> None:
-        error = self.store.store_feedback([item.record.row() for item in items])
+        if self._down and not self._recover():
+            error: BaseException | None = self._last_error or LogUnavailable()
+        else:
+            error = self.store.store_feedback([item.record.row() for item in items])
         if error is None:
             self.written += len(items)
             for item in items:
                 item.done.set_result(None)
             return
         # The client is told (503) and may send the label again; the row is kept for the record.
-        self._dead_letter("feedback", [item.record.row() for item in items], error)
+        self.keeper.to_dead_letter("feedback", [item.record.row() for item in items], error)
         for item in items:
             item.done.set_exception(LogUnavailable(error))
 
@@ -260,6 +307,7 @@ class LogWriter:
                 "spooling rows" if self.spool else "rows go to the dead-letter file",
             )
         self._down = True
+        self._last_error = error
         self._last_probe = time.monotonic()
 
     def _recover(self) -> bool:
@@ -282,9 +330,9 @@ class LogWriter:
         result = replay_spool(self.spool, self.store, self.batch_size)
         self.replayed += result.written
         if result.refused:
-            self._set_aside(result.refused, result.error)
+            self.keeper.set_aside(result.refused, result.error)
         if result.damaged:
-            self._append_dead_letter(b"".join(result.damaged), len(result.damaged), None)
+            self.keeper.dead_letter_lines(b"".join(result.damaged), len(result.damaged), None)
         if result.interrupted:
             self._mark_down(result.error)
         elif result.written or result.refused:
@@ -293,55 +341,3 @@ class LogWriter:
                 result.written,
                 len(result.refused),
             )
-
-    def _keep(self, rows: list[dict[str, Any]], error: BaseException | None) -> None:
-        """Rows the database cannot take now: the spool, else the dead-letter file."""
-        if self.spool is None:
-            self._dead_letter("requests", rows, error)
-            return
-        try:
-            self.spool.append("requests", rows)
-        except OSError as exc:
-            self.dropped += len(rows)
-            logger.error("request log: cannot spool %d row(s) (%s)", len(rows), exc)
-            return
-        self.spooled += len(rows)
-
-    def _set_aside(self, rows: list[dict[str, Any]], error: BaseException | None) -> None:
-        ids = ", ".join(str(row.get("request_id")) for row in rows[:10])
-        logger.error(
-            "request log: %d row(s) refused by the database (%s): %s",
-            len(rows),
-            type(error).__name__,
-            ids,
-        )
-        self._dead_letter("requests", rows, error)
-
-    def _dead_letter(
-        self, table: str, rows: list[dict[str, Any]], error: BaseException | None
-    ) -> None:
-        self._append_dead_letter(encode_rows(table, rows), len(rows), error)
-
-    def _append_dead_letter(self, payload: bytes, count: int, error: BaseException | None) -> None:
-        if self.dead_letter is None:
-            self.dropped += count
-            logger.error(
-                "request log: %d row(s) could not be written and no dead-letter file is set: "
-                "lost (%s)",
-                count,
-                type(error).__name__,
-            )
-            return
-        try:
-            append_lines(self.dead_letter, payload, sync=True)
-        except OSError as exc:
-            self.dropped += count
-            logger.error("request log: cannot write the dead-letter file (%s)", exc)
-            return
-        self.dead_lettered += count
-        logger.error(
-            "request log: %d row(s) not written (%s); saved to %s",
-            count,
-            type(error).__name__ if error is not None else "damaged spool line",
-            self.dead_letter,
-        )
