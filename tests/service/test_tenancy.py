@@ -139,3 +139,21 @@ def test_metrics_export_the_log_row_counters(tenants: Tenants) -> None:
     written = re.search(r"^tierroute_log_rows_written_total (\S+)$", text, re.M)
     assert written is not None and float(written.group(1)) >= 1
     assert re.search(r"^tierroute_log_rows_dropped_total 0\.0$", text, re.M)
+
+
+def test_the_log_secret_is_an_environment_secret(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tierroute.config import load_gateway_config
+    from tierroute.exceptions import ConfigError
+
+    path = write_config(tmp_path, "http://127.0.0.1:9/v1")
+    in_file = tmp_path / "with-secret.toml"
+    in_file.write_text('log_secret = "0123456789abcdef0123"\n' + path.read_text())
+    with pytest.raises(ConfigError, match="TIERROUTE_LOG_SECRET"):
+        load_gateway_config(in_file)
+    monkeypatch.setenv("TIERROUTE_LOG_SECRET", "short")
+    with pytest.raises(ConfigError, match="log_secret"):
+        load_gateway_config(path)
+    monkeypatch.setenv("TIERROUTE_LOG_SECRET", "a-long-enough-secret-for-the-log")
+    assert load_gateway_config(path).log_secret == "a-long-enough-secret-for-the-log"
