@@ -57,14 +57,15 @@ def test_nul_text_and_oversized_ids_do_not_fail_the_batch(engine: Engine) -> Non
         )
     )
     writer.submit(row("ok-2"))
+    writer.submit(row("b" * 128 + ".0"))  # a 128-character id with a batch suffix
     writer.close()
     rows = {r["request_id"]: r for r in get_requests(engine)}
-    assert set(rows) == {"ok-1", "nul-1", "ok-2"}
+    assert set(rows) == {"ok-1", "nul-1", "ok-2", "b" * 128}
     assert rows["nul-1"]["text"] == "before\ufffdafter"
     assert rows["nul-1"]["error"] == "provider said \ufffd"
     assert rows["nul-1"]["client_request_id"] == "c" * 128
     assert rows["nul-1"]["attempts"][0]["detail"] == "bad \ufffd byte"
-    assert writer.written == 3 and writer.dead_lettered == 0
+    assert writer.written == 4 and writer.dead_lettered == 0
 
 
 def test_a_refused_row_is_set_aside_alone_without_its_text_in_the_logs(
