@@ -296,7 +296,9 @@ def main() -> None:
     parser.add_argument(
         "--mix", default=DEFAULT_MIX, help=f"reply kinds and shares ({DEFAULT_MIX})"
     )
-    parser.add_argument("--revoked", default="coder", help="model answering 401 to everything")
+    parser.add_argument(
+        "--revoked", default="coder", help="model answering 401 to everything ('none': no model)"
+    )
     parser.add_argument("--stream-share", type=float, default=0.3)
     parser.add_argument("--delay-ms", type=float, default=5.0, help="upstream answer delay")
     parser.add_argument("--outage-s", type=float, default=3.0, help="PostgreSQL down this long")
@@ -310,7 +312,6 @@ def main() -> None:
         raise SystemExit(f"cannot start a private PostgreSQL: {reason}")
     model = (args.model or champion()).resolve()
     workdir = Path(tempfile.mkdtemp(prefix="tierroute-fault-run-"))
-    started = time.monotonic()
     try:
         with PrivatePostgres() as pg, FakeUpstream(record=False).running() as fake:
             script_upstream(fake, args, mix)
@@ -336,8 +337,9 @@ def main() -> None:
                     await send_load(args, base + "/v1/chat/completions", tally)
                     return await outage
 
+                load_started = time.monotonic()
                 down_s = asyncio.run(asyncio.wait_for(run(), args.timeout))
-                load_s = time.monotonic() - started
+                load_s = time.monotonic() - load_started
                 spool = workdir / "spool"
                 deadline = time.monotonic() + 120
                 while any(spool.glob("*.jsonl")) and time.monotonic() < deadline:
@@ -386,7 +388,8 @@ def report(
     print(
         f"{total:,} requests at concurrency {args.concurrency}, mix {args.mix}, "
         f"{args.revoked} answers 401, {args.stream_share:.0%} streamed; "
-        f"PostgreSQL down {down_s:.1f} s mid-run; load took {load_s:.0f} s"
+        f"PostgreSQL down {down_s:.1f} s mid-run; load took {load_s:.1f} s "
+        f"({total / load_s:,.0f} requests/s)"
     )
     print(
         f"answered 200: {ok:,} ({ok / total:.3%}); other statuses {others or 'none'}; "
