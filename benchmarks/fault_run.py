@@ -45,6 +45,9 @@ sys.path.insert(0, str(REPO))
 from tests.fakes.upstream import FakeUpstream, Reply  # noqa: E402
 from tests.support.pg_instance import PrivatePostgres, available, free_port  # noqa: E402
 
+sys.path.insert(0, str(REPO / "benchmarks"))
+from gateway_overhead import wait_ready  # noqa: E402
+
 KEY = "gw-fault-run-key"
 PROVIDER_KEY_ENV = "TIERROUTE_FAULT_RUN_PROVIDER_KEY"
 MODELS = ("small", "medium", "large", "coder")
@@ -229,20 +232,6 @@ class RssSampler(threading.Thread):
     def run(self) -> None:
         while not self.stopped.wait(0.2):
             self.peak_mib = max(self.peak_mib, self.rss())
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 120.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            err = process.stderr.read().decode() if process.stderr else ""
-            raise SystemExit(f"the gateway exited early:\n{err[-3000:]}")
-        try:
-            with urllib.request.urlopen(url, timeout=1):
-                return
-        except OSError:
-            time.sleep(0.2)
-    raise SystemExit(f"{url}: not ready after {timeout:.0f} s")
 
 
 def metric(text: str, name: str) -> float:
