@@ -1,6 +1,6 @@
 """The learning-loop commands: ``logs export|label``, ``retrain``, ``models ...``, ``simulate``.
 
-Thin, like the rest of the CLI: parse, call the library (``tierroute.loop``), print with rich.
+Thin, like the rest of the CLI: parse, call the library (``retraining``, ``reporting``, ``simulation``), print with rich.
 """
 
 from __future__ import annotations
@@ -31,10 +31,10 @@ from tierroute.exceptions import DataError
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from tierroute.loop.replay import PolicyPoint, ReplayInput
-    from tierroute.loop.report import Report, ReportFiles
-    from tierroute.loop.retrain import RetrainResult
-    from tierroute.loop.simulate import CostLine, Simulation
+    from tierroute.reporting.build import Report, ReportFiles
+    from tierroute.retraining.retrain import RetrainResult
+    from tierroute.simulation.replay import PolicyPoint, ReplayInput
+    from tierroute.simulation.simulate import CostLine, Simulation
 
 logs_app = typer.Typer(
     help="The request log: export it, import corrected labels.", no_args_is_help=True
@@ -85,7 +85,7 @@ def _open_log(db: str | None, config: Path | None) -> Engine:
 
 
 def _start(since: str) -> datetime:
-    from tierroute.loop.period import since as period_start
+    from tierroute.period import since as period_start
     from tierroute.store import utcnow
 
     return period_start(since, utcnow())
@@ -122,7 +122,7 @@ def logs_export(
     config: ConfigOpt = None,
 ) -> None:
     """Write request-log rows with their latest human label (`tier`, null if none) as JSONL."""
-    from tierroute.loop.export import export_logs
+    from tierroute.retraining.export import export_logs
 
     engine = _open_log(db, config)
     try:
@@ -157,7 +157,7 @@ def logs_label(
 ) -> None:
     """Import corrected labels in bulk (the same feedback table as POST /v1/feedback)."""
     from tierroute.classifier.artifacts import champion_id, read_card
-    from tierroute.loop.labels import import_labels
+    from tierroute.retraining.label_file import import_labels
     from tierroute.tiers import DEFAULT_TIERS
 
     root = _models_dir(models)
@@ -213,9 +213,9 @@ def retrain(
 ) -> None:
     """Train a candidate on base data (+ labeled logs), compare it with the champion, gate it."""
     from tierroute.classifier.train import TrainOptions
-    from tierroute.loop.gate import GatePolicy
-    from tierroute.loop.retrain import RetrainOptions
-    from tierroute.loop.retrain import retrain as run_retrain
+    from tierroute.retraining.gate import GatePolicy
+    from tierroute.retraining.retrain import RetrainOptions
+    from tierroute.retraining.retrain import retrain as run_retrain
     from tierroute.store.labels import labels_since
 
     loaded = load_rows(base, skip_invalid)
@@ -315,7 +315,7 @@ def _print_retrain(result: RetrainResult) -> None:
 def models_list(models: ModelsOpt = None) -> None:
     """Every model version, oldest first; the champion marked."""
     from tierroute.classifier.artifacts import champion_id, list_models
-    from tierroute.loop.history import read_history
+    from tierroute.retraining.history import read_history
 
     root = _models_dir(models)
     current = champion_id(root)
@@ -386,7 +386,7 @@ def models_promote(
     models: ModelsOpt = None,
 ) -> None:
     """Make a model the champion (atomic pointer swap; the history records it)."""
-    from tierroute.loop.history import promote
+    from tierroute.retraining.history import promote
 
     change = promote(_models_dir(models), model_id, reason)
     if change is None:
@@ -399,7 +399,7 @@ def models_promote(
 @fail_on_errors
 def models_rollback(models: ModelsOpt = None) -> None:
     """Return the champion pointer to the previous champion."""
-    from tierroute.loop.history import rollback
+    from tierroute.retraining.history import rollback
 
     change = rollback(_models_dir(models))
     console.print(
@@ -544,8 +544,8 @@ def simulate(
     config: ConfigOpt = None,
 ) -> None:
     """Monthly cost of a routing policy: the scenario's traffic, or the logged traffic replayed."""
-    from tierroute.loop.scenario import PRICINGS, load_scenario
-    from tierroute.loop.simulate import simulate as run_simulation
+    from tierroute.simulation.scenario import PRICINGS, load_scenario
+    from tierroute.simulation.simulate import simulate as run_simulation
 
     if pricing not in (*PRICINGS, "both"):
         raise typer.BadParameter(f"--pricing: {pricing!r}; use flat, genai-prices or both")
@@ -556,8 +556,8 @@ def simulate(
             _print_simulation(run_simulation(loaded, kind))  # type: ignore[arg-type]
         return
     from tierroute.classifier.model import load_model
-    from tierroute.loop.plots import plot_cost_curve
-    from tierroute.loop.replay import DEFAULT_THRESHOLDS, replay, replay_rows
+    from tierroute.simulation.plots import plot_cost_curve
+    from tierroute.simulation.replay import DEFAULT_THRESHOLDS, replay, replay_rows
     from tierroute.store.labels import logged_rows
 
     kind = "genai-prices" if pricing == "both" else pricing
@@ -590,7 +590,7 @@ def simulate(
 def _print_report(built: Report, files: ReportFiles) -> None:
     from rich.markdown import Markdown
 
-    from tierroute.loop.report_markdown import breakdown_table, duration, money, results_table
+    from tierroute.reporting.markdown import breakdown_table, duration, money, results_table
 
     usage, drift = built.usage, built.drift
     console.print(
@@ -648,7 +648,7 @@ def report(
 ) -> None:
     """The request log as the write-up's results table, plus shadow agreement and drift."""
     from tierroute.config import load_gateway_config
-    from tierroute.loop.report import (
+    from tierroute.reporting.build import (
         build_report,
         load_baseline,
         pricing_from_config,

@@ -140,7 +140,8 @@ class RolloutConfig(_Section):
     ``challenger``: ``"latest"`` (the newest model created after the champion, none when the
     champion is the newest), a model id under the models root, or a model directory. Unset: no
     challenger. With ``canary = false`` the challenger only scores (shadow); with ``true`` it
-    also routes a share of traffic that ramps and rolls back as ``tierroute.loop.canary`` says.
+    also routes a share of traffic that ramps and rolls back as ``service.canary`` says
+    (this section is the canary's policy: no copy of it exists).
     """
 
     challenger: str | None = None

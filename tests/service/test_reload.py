@@ -28,7 +28,7 @@ from tests.support.live import load, serving, write_config
 from tests.support.model_versions import clone_model, models_root_copy, tamper
 from tests.support.served import Served, serve_root
 from tierroute.classifier.artifacts import champion_id
-from tierroute.loop.history import promote
+from tierroute.retraining.history import promote
 
 ADMIN_KEY = "admin-secret-for-tests"
 GATEWAY_KEY = "gw-reload-key"

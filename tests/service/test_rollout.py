@@ -25,8 +25,8 @@ from tests.support.model_versions import clone_model, models_root_copy
 from tests.support.served import Served, serve_root
 from tierroute.classifier.artifacts import champion_id
 from tierroute.exceptions import ConfigError
-from tierroute.loop.canary import assignment_point, hash_salt
-from tierroute.loop.history import promote
+from tierroute.retraining.history import promote
+from tierroute.service.canary import assignment_point, hash_salt
 from tierroute.service.rollout import resolve_challenger
 
 GATEWAY_KEY = "gw-rollout-key"

@@ -3,7 +3,7 @@
 ``[rollout] challenger`` names a model beside the champion. Every ``model="auto"`` chat request
 is then classified by both, once each: in shadow mode the champion routes and the challenger's
 decision is only logged (``challenger_tier``, ``challenger_model_id``); in canary mode a
-``CanaryController`` (``tierroute.loop.canary``) picks the side from a hash of the request's
+``CanaryController`` (``service.canary``) picks the side from a hash of the request's
 stable key, and a canary request is routed by the challenger alone (``route_side = "canary"``;
 the champion is not consulted, so each request still pays for at most two predictions).
 """
@@ -15,9 +15,9 @@ from pathlib import Path
 
 from tierroute.classifier.artifacts import CARD_NAME, list_models
 from tierroute.classifier.model import load_model
-from tierroute.config import GatewayConfig, RolloutConfig
+from tierroute.config import GatewayConfig
 from tierroute.exceptions import ConfigError
-from tierroute.loop.canary import CanaryController, CanaryPolicy
+from tierroute.service.canary import CanaryController
 from tierroute.service.routing import AUTO, Route, TierRouter
 from tierroute.store.records import CANARY
 
@@ -63,20 +63,6 @@ class Rollout:
             route.challenger = self.challenger.model.predict(text)
         route.canary = canary
         return route
-
-
-def canary_policy(config: RolloutConfig) -> CanaryPolicy:
-    """The controller's policy from the ``[rollout]`` section."""
-    return CanaryPolicy(
-        initial_weight=config.initial_weight,
-        increment=config.increment,
-        interval_s=config.interval_s,
-        max_weight=config.max_weight,
-        error_margin=config.error_margin,
-        fallback_margin=config.fallback_margin,
-        min_requests=config.min_requests,
-        window_s=config.window_s,
-    )
 
 
 def models_root_of(model_path: Path) -> Path:
@@ -148,5 +134,5 @@ def load_rollout(
         ):
             canary = current.canary
         else:
-            canary = CanaryController(canary_policy(config.rollout), model.model_id)
+            canary = CanaryController(config.rollout, model.model_id)
     return Rollout(challenger, canary, path, champion_id)

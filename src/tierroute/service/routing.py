@@ -19,7 +19,7 @@ from tierroute.exceptions import ConfigError, UnknownModel
 from tierroute.store.records import CHAMPION
 
 if TYPE_CHECKING:
-    from tierroute.loop.canary import CanaryController
+    from tierroute.service.canary import CanaryController
 
 AUTO = "auto"
 

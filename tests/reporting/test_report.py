@@ -15,15 +15,15 @@ from typer.testing import CliRunner
 
 from tests.conftest import REPO
 from tests.fakes.upstream import FakeUpstream, Reply
-from tests.loop.conftest import Log
+from tests.support.learning import Log
 from tests.support.live import load, serving, write_config
 from tests.support.model_versions import clone_model, models_root_copy
 from tierroute.classifier.artifacts import champion_id
 from tierroute.cli import app
 from tierroute.exceptions import ConfigError
-from tierroute.loop.report import build_report, load_baseline, write_report
-from tierroute.loop.report_drift import total_variation
-from tierroute.loop.report_usage import (
+from tierroute.reporting.build import build_report, load_baseline, write_report
+from tierroute.reporting.drift import total_variation
+from tierroute.reporting.usage import (
     MONTH,
     LoggedRequest,
     Pricing,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
-from tierroute.loop.report_drift import Drift
-from tierroute.loop.report_usage import Group, ShadowComparison, Summary, UsageReport
+from tierroute.reporting.drift import Drift
+from tierroute.reporting.usage import Group, ShadowComparison, Summary, UsageReport
 
 MAX_PERIOD_ROWS = 60  # the PNG shows every period; the table the latest ones
 

@@ -7,7 +7,7 @@ import random
 import pytest
 
 from tierroute.classifier.evaluate import classification_metrics
-from tierroute.loop.gate import GatePolicy, compare
+from tierroute.retraining.gate import GatePolicy, compare
 from tierroute.tiers import DEFAULT_TIERS, is_under_routed
 
 

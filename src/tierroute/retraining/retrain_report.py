@@ -10,7 +10,7 @@ from tierroute.classifier.artifacts import write_json
 from tierroute.classifier.evaluate import headline
 
 if TYPE_CHECKING:
-    from tierroute.loop.retrain import RetrainResult
+    from tierroute.retraining.retrain import RetrainResult
 
 REPORT_DIR = "report"
 

@@ -8,9 +8,9 @@ import sys
 import pytest
 
 from tests.gateway.gateway_support import ManualClock
-from tierroute.loop.canary import (
+from tierroute.config import RolloutConfig
+from tierroute.service.canary import (
     CanaryController,
-    CanaryPolicy,
     SlidingCounts,
     assignment_point,
     hash_salt,
@@ -20,7 +20,7 @@ HOUR = 3600.0
 
 
 def controller(clock: ManualClock, **policy: float) -> CanaryController:
-    return CanaryController(CanaryPolicy(**policy), "challenger-1", clock=clock)  # type: ignore[arg-type]
+    return CanaryController(RolloutConfig(**policy), "challenger-1", clock=clock)  # type: ignore[arg-type]
 
 
 def test_share_of_keys_on_the_canary_matches_the_weight() -> None:
@@ -46,7 +46,7 @@ def test_assignment_is_sticky_and_a_canary_user_stays_on_the_canary_as_the_weigh
 def test_assignment_is_the_same_in_another_process() -> None:
     # Python's hash() is salted per process; the canary's hash must not be.
     code = (
-        "from tierroute.loop.canary import assignment_point, hash_salt;"
+        "from tierroute.service.canary import assignment_point, hash_salt;"
         "print(repr(assignment_point('alice', hash_salt('m-1'))))"
     )
     out = subprocess.run(
@@ -193,6 +193,6 @@ def test_status_has_the_writeup_fields() -> None:
 
 def test_policy_refuses_an_impossible_ramp() -> None:
     with pytest.raises(ValueError, match="above max_weight"):
-        CanaryPolicy(initial_weight=0.5, max_weight=0.2)
-    with pytest.raises(ValueError, match="outside"):
-        CanaryPolicy(increment=1.5)
+        RolloutConfig(initial_weight=0.5, max_weight=0.2)
+    with pytest.raises(ValueError, match="increment"):
+        RolloutConfig(increment=1.5)

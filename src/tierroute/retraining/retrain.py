@@ -31,7 +31,7 @@ from tierroute.data.io import read_labeled
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.data.splits import exclude_texts
 from tierroute.exceptions import ModelError, ModelNotFound
-from tierroute.loop.dataset import (
+from tierroute.retraining.dataset import (
     LabelConflict,
     MergedData,
     ResolvedLabels,
@@ -39,9 +39,9 @@ from tierroute.loop.dataset import (
     newest_holdout,
     resolve_labels,
 )
-from tierroute.loop.gate import GatePolicy, GateVerdict, compare
-from tierroute.loop.history import ChampionChange, promote
-from tierroute.loop.retrain_report import write_report
+from tierroute.retraining.gate import GatePolicy, GateVerdict, compare
+from tierroute.retraining.history import ChampionChange, promote
+from tierroute.retraining.retrain_report import write_report
 from tierroute.store.labels import LoggedLabel
 
 CANDIDATE = "candidate"

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from tierroute.loop.scenario import Pricing, Scenario, UnitPrice, unit_price
+from tierroute.simulation.scenario import Pricing, Scenario, UnitPrice, unit_price
 
 
 @dataclass(frozen=True)

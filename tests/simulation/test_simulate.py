@@ -10,8 +10,8 @@ import pytest
 
 from tests.conftest import REPO
 from tierroute.exceptions import ConfigError
-from tierroute.loop.scenario import load_scenario
-from tierroute.loop.simulate import simulate
+from tierroute.simulation.scenario import load_scenario
+from tierroute.simulation.simulate import simulate
 
 WRITEUP = REPO / "config" / "scenarios" / "writeup.toml"
 

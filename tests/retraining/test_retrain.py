@@ -8,13 +8,13 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.loop.conftest import FAST, Log, Pools, log_traffic, write_label_file
+from tests.support.learning import FAST, Log, Pools, log_traffic, write_label_file
 from tierroute.classifier.artifacts import EVAL_SET_NAME, champion_id, list_models
 from tierroute.data.schema import LabeledRow
-from tierroute.loop.gate import GatePolicy
-from tierroute.loop.history import read_history
-from tierroute.loop.labels import import_labels
-from tierroute.loop.retrain import RetrainOptions, RetrainResult, retrain
+from tierroute.retraining.gate import GatePolicy
+from tierroute.retraining.history import read_history
+from tierroute.retraining.label_file import import_labels
+from tierroute.retraining.retrain import RetrainOptions, RetrainResult, retrain
 from tierroute.store import utcnow
 from tierroute.store.labels import labels_since
 from tierroute.tiers import DEFAULT_TIERS

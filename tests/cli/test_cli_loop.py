@@ -11,11 +11,11 @@ import pytest
 from typer.testing import CliRunner
 
 from tests.conftest import REPO
-from tests.loop.conftest import Log, Pools, log_traffic, write_label_file, write_rows
+from tests.support.learning import Log, Pools, log_traffic, write_label_file, write_rows
 from tierroute.classifier.artifacts import champion_id
 from tierroute.cli import app
-from tierroute.loop.scenario import load_scenario
-from tierroute.loop.simulate import simulate
+from tierroute.simulation.scenario import load_scenario
+from tierroute.simulation.simulate import simulate
 from tierroute.store import get_feedback
 
 runner = CliRunner()

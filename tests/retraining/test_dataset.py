@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from tierroute.data.schema import LabeledRow
-from tierroute.loop.dataset import merge_with_base, newest_holdout, resolve_labels
+from tierroute.retraining.dataset import merge_with_base, newest_holdout, resolve_labels
 from tierroute.store.labels import LoggedLabel
 
 T0 = datetime(2026, 1, 1)

@@ -12,8 +12,8 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from tierroute.loop.report_drift import HISTOGRAM_BINS, Drift
-from tierroute.loop.report_usage import Group, ShadowComparison, UsageReport
+from tierroute.reporting.drift import HISTOGRAM_BINS, Drift
+from tierroute.reporting.usage import Group, ShadowComparison, UsageReport
 
 
 def _save(fig: Figure, path: Path) -> Path:

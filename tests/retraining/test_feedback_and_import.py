@@ -10,7 +10,7 @@ import pytest
 from prometheus_client import CollectorRegistry
 from typer.testing import CliRunner
 
-from tests.loop.conftest import write_label_file
+from tests.support.learning import write_label_file
 from tests.support.live import load, serving, write_config
 from tierroute.cli import app
 from tierroute.store import get_feedback, open_engine

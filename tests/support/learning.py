@@ -1,4 +1,7 @@
-"""Shared pieces of the learning-loop tests: disjoint data pools, a champion, a request log."""
+"""Learning-loop fixtures (a pytest plugin): disjoint data pools, a champion, a request log.
+
+Registered in ``tests/conftest.py``; used by tests/retraining, reporting, simulation and cli.
+"""
 
 from __future__ import annotations
 

@@ -23,17 +23,17 @@ from tierroute.classifier.artifacts import read_card, resolve_model_dir
 from tierroute.config import GatewayConfig
 from tierroute.exceptions import DataError, ModelError
 from tierroute.gateway.costs import PriceBook
-from tierroute.loop.period import parse_period
-from tierroute.loop.report_drift import Drift, champion_reference, drift
-from tierroute.loop.report_markdown import render
-from tierroute.loop.report_plots import (
+from tierroute.period import parse_period
+from tierroute.reporting.drift import Drift, champion_reference, drift
+from tierroute.reporting.markdown import render
+from tierroute.reporting.plots import (
     plot_agreement,
     plot_confidence,
     plot_cost,
     plot_sides,
     plot_tier_mix,
 )
-from tierroute.loop.report_usage import (
+from tierroute.reporting.usage import (
     Baseline,
     Pricing,
     UsageReport,

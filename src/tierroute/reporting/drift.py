@@ -22,7 +22,7 @@ from tierroute.classifier.artifacts import EVAL_SET_NAME, read_card, resolve_mod
 from tierroute.classifier.model import load_model
 from tierroute.data.io import read_texts
 from tierroute.exceptions import DataError, ModelError
-from tierroute.loop.report_usage import LoggedRequest
+from tierroute.reporting.usage import LoggedRequest
 from tierroute.store.records import CHAMPION
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,13 @@ import pytest
 
 from tierroute.classifier.artifacts import CARD_NAME, champion_id, set_champion
 from tierroute.exceptions import ModelError, ModelNotFound
-from tierroute.loop.history import history_path, previous_champion, promote, read_history, rollback
+from tierroute.retraining.history import (
+    history_path,
+    previous_champion,
+    promote,
+    read_history,
+    rollback,
+)
 
 
 def fake_models(root: Path, *ids: str) -> Path:

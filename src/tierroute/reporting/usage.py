@@ -8,7 +8,7 @@ Over a window of the log (``--since 30d``):
   such as the write-up's "before" figures; the same by tier and model;
 - the canary's sides, when a canary ran (``route_side``);
 - per challenger that ran in shadow, the agreement matrix of champion and challenger tiers and
-  the cost the challenger's routing would have produced (drift is in ``loop.report_drift``).
+  the cost the challenger's routing would have produced (drift is in ``reporting.drift``).
 
 The monthly figure assumes the window's traffic rate holds: cost x 30 days / the span observed
 (from the later of the window's start and the first logged request, to the report's end).

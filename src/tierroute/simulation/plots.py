@@ -10,7 +10,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from tierroute.loop.replay import PolicyPoint
+from tierroute.simulation.replay import PolicyPoint
 
 
 def plot_cost_curve(points: Sequence[PolicyPoint], path: Path, title: str = "") -> Path:

@@ -8,12 +8,12 @@ from pathlib import Path
 
 import pytest
 
-from tests.loop.conftest import Log, log_traffic, write_label_file
+from tests.support.learning import Log, log_traffic, write_label_file
 from tierroute.data.io import read_labeled
 from tierroute.data.schema import LabeledRow
 from tierroute.exceptions import DataError, ValidationFailed
-from tierroute.loop.export import export_logs
-from tierroute.loop.labels import import_labels
+from tierroute.retraining.export import export_logs
+from tierroute.retraining.label_file import import_labels
 from tierroute.store import FeedbackRecord, LogWriter, get_feedback, utcnow
 from tierroute.store.labels import existing_request_ids, labels_since, logged_rows
 from tierroute.tiers import DEFAULT_TIERS

@@ -22,7 +22,7 @@ from numpy.typing import NDArray
 from tierroute.classifier.heuristic import heuristic_tier
 from tierroute.classifier.model import TierModel
 from tierroute.exceptions import ConfigError, DataError
-from tierroute.loop.scenario import Pricing, Scenario, UnitPrice, unit_price
+from tierroute.simulation.scenario import Pricing, Scenario, UnitPrice, unit_price
 from tierroute.tier_costs import TOP_TIER
 from tierroute.tiers import DEFAULT_TIERS, is_over_routed, is_under_routed
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from tierroute.data.schema import LabeledRow, guess_lang, normalize_text
-from tierroute.loop.export import LOG_SOURCE
+from tierroute.retraining.export import LOG_SOURCE
 from tierroute.store.labels import LoggedLabel
 
 

@@ -1,5 +1,8 @@
 """Canary roll-out of a challenger classifier: sticky assignment, a ramp, automatic rollback.
 
+The policy is the ``[rollout]`` section itself (``config.RolloutConfig``): one set of fields,
+validated once.
+
 The original write-up's controller started at 10 % of traffic and added 15 % an hour up to
 100 %, but drew every request at random (a user flipped between sides), had no rollback, and
 kept its counts forever. Here:
@@ -29,6 +32,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
+from tierroute.config import RolloutConfig
+
 _POINT_SCALE = float(1 << 64)
 
 
@@ -43,45 +48,14 @@ def hash_salt(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8"), digest_size=32).digest()
 
 
-@dataclass(frozen=True, slots=True)
-class CanaryPolicy:
-    """The ramp and the rollback rule (defaults: the write-up's 10 % + 15 %/hour up to 100 %)."""
+WINDOW_BUCKETS = 60  # time slices of the sliding window (a minute each at the default hour)
 
-    initial_weight: float = 0.10
-    increment: float = 0.15
-    interval_s: float = 3600.0
-    max_weight: float = 1.0
-    error_margin: float = 0.02  # canary error rate may exceed the baseline's by this much
-    fallback_margin: float = 0.05  # same for the rate of low-confidence fallbacks
-    min_requests: int = 200  # on each side, in the window, before rollback is judged
-    window_s: float = 3600.0
-    buckets: int = 60
 
-    def __post_init__(self) -> None:
-        for name in (
-            "initial_weight",
-            "increment",
-            "max_weight",
-            "error_margin",
-            "fallback_margin",
-        ):
-            value = getattr(self, name)
-            if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name}: {value} is outside [0, 1]")
-        if self.initial_weight > self.max_weight:
-            raise ValueError(
-                f"initial_weight {self.initial_weight} is above max_weight {self.max_weight}"
-            )
-        if self.interval_s <= 0 or self.window_s <= 0:
-            raise ValueError("interval_s and window_s must be positive")
-        if self.min_requests < 1 or self.buckets < 1:
-            raise ValueError("min_requests and buckets must be at least 1")
-
-    def weight_at(self, elapsed_s: float) -> float:
-        """The scheduled share of traffic ``elapsed_s`` seconds after the canary started."""
-        steps = math.floor(max(elapsed_s, 0.0) / self.interval_s)
-        # Rounded so that 0.10 + 6 x 0.15 is 1.0, not 1.0000000000000002.
-        return min(self.max_weight, round(self.initial_weight + steps * self.increment, 9))
+def scheduled_weight(policy: RolloutConfig, elapsed_s: float) -> float:
+    """The scheduled share of traffic ``elapsed_s`` seconds after the canary started."""
+    steps = math.floor(max(elapsed_s, 0.0) / policy.interval_s)
+    # Rounded so that 0.10 + 6 x 0.15 is 1.0, not 1.0000000000000002.
+    return min(policy.max_weight, round(policy.initial_weight + steps * policy.increment, 9))
 
 
 # Per bucket and in the running totals: one slot per (side, count).
@@ -174,7 +148,7 @@ class CanaryController:
 
     def __init__(
         self,
-        policy: CanaryPolicy,
+        policy: RolloutConfig,
         challenger_model_id: str,
         *,
         clock: Callable[[], float] = time.monotonic,
@@ -184,7 +158,7 @@ class CanaryController:
         self._salt = hash_salt(challenger_model_id)
         self._clock = clock
         self.started_at = clock()
-        self._window = SlidingCounts(policy.window_s, policy.buckets)
+        self._window = SlidingCounts(policy.window_s, WINDOW_BUCKETS)
         self.total_requests = 0
         self.canary_requests = 0
         self.rollback_reason: str | None = None
@@ -199,7 +173,7 @@ class CanaryController:
         """The share of traffic the challenger routes now."""
         if self.rollback_reason is not None:
             return 0.0
-        return self.policy.weight_at(self._clock() - self.started_at)
+        return scheduled_weight(self.policy, self._clock() - self.started_at)
 
     def is_canary(self, key: str) -> bool:
         """Whether the request with this stable key goes to the challenger."""
@@ -245,7 +219,7 @@ class CanaryController:
         now = self._clock()
         elapsed = now - self.started_at
         c_req, c_err, c_fb, b_req, b_err, b_fb = self._window.totals(now)
-        scheduled = self.policy.weight_at(elapsed)
+        scheduled = scheduled_weight(self.policy, elapsed)
         next_step: float | None = None
         if not self.rolled_back and scheduled < self.policy.max_weight and self.policy.increment:
             next_step = self.policy.interval_s - elapsed % self.policy.interval_s
