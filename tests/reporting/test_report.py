@@ -11,6 +11,7 @@ import numpy as np
 import openai
 import pytest
 from prometheus_client import CollectorRegistry
+from sqlalchemy import insert
 from typer.testing import CliRunner
 
 from tests.conftest import REPO
@@ -21,17 +22,14 @@ from tests.support.model_versions import clone_model, models_root_copy
 from tierroute.classifier.artifacts import champion_id
 from tierroute.cli import app
 from tierroute.exceptions import ConfigError
-from tierroute.reporting.build import build_report, load_baseline, write_report
+from tierroute.reporting.baseline import load_baseline
+from tierroute.reporting.build import build_report, write_report
+from tierroute.reporting.costs import Pricing
 from tierroute.reporting.drift import total_variation
-from tierroute.reporting.usage import (
-    MONTH,
-    LoggedRequest,
-    Pricing,
-    observed_span,
-    summarize,
-    usage_report,
-)
+from tierroute.reporting.queries import Window, bin_counts, percentiles
+from tierroute.reporting.usage import MONTH, observed_span, summaries, usage_report
 from tierroute.store import LogWriter, RequestRecord, get_requests, open_engine, utcnow
+from tierroute.store.schema import requests
 
 runner = CliRunner()
 BEFORE = REPO / "config" / "scenarios" / "writeup_before.toml"
@@ -234,8 +232,9 @@ def row(
     side: str = "champion",
     fallback: bool = False,
     at: datetime | None = None,
-) -> LoggedRequest:
-    return LoggedRequest(
+) -> RequestRecord:
+    return RequestRecord(
+        request_id="r",
         created_at=at or datetime(2026, 1, 10, 12),
         endpoint="chat",
         status=status,
@@ -249,18 +248,28 @@ def row(
         completion_tokens=500,
         cost_usd=0.01,
         route_side=side,
-        challenger_tier=None,
-        challenger_model_id=None,
     )
+
+
+def logged(log: Log, records: Sequence[RequestRecord]) -> Window:
+    """Insert ``records`` into the log; the window of 2026-01-10 they fall in."""
+    with log.engine.begin() as conn:
+        conn.execute(insert(requests), [r.row() for r in records])
+    return Window(datetime(2026, 1, 10), datetime(2026, 1, 11))
 
 
 def flat_price(model: str, prompt: int, completion: int) -> float:
     return (prompt + completion) * (2.0 if model == "p:top" else 1.0) / 1_000_000
 
 
-def test_summary_counts_errors_without_abandoned_requests_and_latency_of_answers_only() -> None:
+TOP = Pricing({"simple_faq": "p:a", "complex_reasoning": "p:top"}, "complex_reasoning", flat_price)
+
+
+def test_summary_counts_errors_without_abandoned_requests_and_latency_of_answers_only(
+    sqlite_log: Log,
+) -> None:
     rows = [row(latency=v) for v in (10, 20, 30, 40)] + [row(503, 5.0), row(499, 1.0)]
-    summary = summarize(rows, months=2.0, top_model="p:top", price=flat_price)
+    summary = summaries(sqlite_log.engine, logged(sqlite_log, rows), [], 2.0, TOP)[()]
     assert summary.requests == 6 and summary.errors == 1 and summary.abandoned == 1
     assert summary.error_rate == pytest.approx(1 / 5)
     assert summary.p50_ms == pytest.approx(25.0)
@@ -276,17 +285,35 @@ def test_observed_span_starts_at_the_first_request_and_is_never_shorter_than_a_m
     assert observed_span(since, until, until) == timedelta(minutes=1)
 
 
-def test_canary_sides_appear_only_when_a_canary_ran() -> None:
-    pricing = Pricing(
-        {"simple_faq": "p:a", "complex_reasoning": "p:top"}, "complex_reasoning", flat_price
-    )
-    since, until = datetime(2026, 1, 10), datetime(2026, 1, 11)
-    plain = usage_report([row(), row()], since, until, pricing, ["simple_faq"])
+def test_canary_sides_appear_only_when_a_canary_ran(log: Log) -> None:
+    plain = usage_report(log.engine, logged(log, [row(), row()]), TOP, ["simple_faq"])
     assert plain.by_side == [] and plain.top_model == "p:top"
-    mixed = [row(), row(), row(503, side="canary", fallback=True), row(side="canary")]
-    sides = {g.key[0]: g.summary for g in usage_report(mixed, since, until, pricing, []).by_side}
+    mixed = [row(503, side="canary", fallback=True), row(side="canary")]
+    sides = {
+        g.key[0]: g.summary for g in usage_report(log.engine, logged(log, mixed), TOP, []).by_side
+    }
     assert sides["canary"].error_rate == 0.5 and sides["canary"].fallback_rate == 0.5
     assert sides["champion"].error_rate == 0.0
+
+
+def test_sql_percentiles_and_bins_agree_with_numpy_on_both_backends(log: Log) -> None:
+    rng = np.random.default_rng(3)
+    values = {"a": rng.exponential(80.0, 501).round(3), "b": rng.uniform(0, 1, 10), "c": [7.5]}
+    records = []
+    for model, group in values.items():
+        for v in group:
+            records.append(row(latency=float(v)))
+            records[-1].model, records[-1].confidence = model, min(float(v), 1.0)
+    window = logged(log, records)
+    found = percentiles(log.engine, window, requests.c.latency_ms, (10, 50, 99), [requests.c.model])
+    for model, group in values.items():
+        for p in (10, 50, 99):
+            assert found[(model,)][p] == pytest.approx(float(np.percentile(group, p)), rel=1e-12)
+    edges = [float(e) for e in np.linspace(0.0, 1.0, 21)]
+    confidences = [r.confidence for r in records]
+    expected, _ = np.histogram(confidences, bins=20, range=(0.0, 1.0))
+    assert bin_counts(log.engine, window, requests.c.confidence, edges) == list(expected)
+    assert sum(expected) == len(records)  # 1.0 falls in the last bin, not outside
 
 
 def test_report_reads_the_log_on_both_backends(log: Log, tmp_path: Path) -> None:

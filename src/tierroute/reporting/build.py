@@ -1,6 +1,6 @@
 """``tierroute report --since 30d``: the request log turned into the write-up's results, and more.
 
-``build_report`` reads a window of the log and computes the usage (``report_usage``: the results
+``build_report`` aggregates a window of the log in SQL (``queries``) into the usage (``report_usage``: the results
 table of monthly cost, P50/P99 latency and error rate, by tier and model, against everything on
 the top model and an optional baseline such as ``config/scenarios/writeup_before.toml``; the
 canary's sides; the shadow agreement matrix and the challenger's routing cost) and the drift
@@ -20,10 +20,10 @@ from pydantic import BaseModel
 from sqlalchemy import Engine
 
 from tierroute.classifier.artifacts import read_card, resolve_model_dir
-from tierroute.config import GatewayConfig
 from tierroute.exceptions import DataError, ModelError
-from tierroute.gateway.costs import PriceBook
 from tierroute.period import parse_period
+from tierroute.reporting.baseline import Baseline, load_baseline
+from tierroute.reporting.costs import Pricing, pricing_from_config
 from tierroute.reporting.drift import Drift, champion_reference, drift
 from tierroute.reporting.markdown import render
 from tierroute.reporting.plots import (
@@ -33,15 +33,8 @@ from tierroute.reporting.plots import (
     plot_sides,
     plot_tier_mix,
 )
-from tierroute.reporting.usage import (
-    Baseline,
-    Pricing,
-    UsageReport,
-    load_baseline,
-    read_requests,
-    usage_report,
-)
-from tierroute.tier_costs import TOP_TIER
+from tierroute.reporting.queries import Window, first_request
+from tierroute.reporting.usage import UsageReport, usage_report
 from tierroute.tiers import DEFAULT_TIERS
 
 __all__ = [
@@ -79,18 +72,6 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"not JSON serializable: {type(value).__name__}")
 
 
-def pricing_from_config(config: GatewayConfig) -> Pricing:
-    """Tier chains and prices of the gateway config (config overrides, else genai-prices)."""
-    book = PriceBook.from_config(config)
-
-    def price(ref: str, prompt_tokens: int, completion_tokens: int) -> float | None:
-        found = book.price(ref)
-        return None if found is None else found.cost(prompt_tokens, completion_tokens)
-
-    primary = {tier: config.chain(tier)[0] for tier in config.tiers}
-    return Pricing(primary, TOP_TIER, price)
-
-
 def _tier_order(models_root: Path) -> list[str]:
     try:
         return list(read_card(resolve_model_dir(models_root)).tiers)
@@ -111,15 +92,16 @@ def build_report(
     DataError when the window holds no request (most likely the wrong log or period).
     """
     since = now - parse_period(since_text)
-    rows = read_requests(engine, since, now)
-    if not rows:
+    window = Window(since, now)
+    if first_request(engine, window) is None:
         raise DataError(
             f"no requests logged between {since:%Y-%m-%d %H:%M} and {now:%Y-%m-%d %H:%M} UTC "
             f"in {engine.url.render_as_string(hide_password=True)}"
         )
-    usage = usage_report(rows, since, now, pricing, _tier_order(models_root), baseline)
+    usage = usage_report(engine, window, pricing, _tier_order(models_root), baseline)
     reference, notes = champion_reference(models_root)
-    return Report(since_text, usage, drift(rows, usage.span, reference, notes))
+    found = drift(engine, window, usage.first_request, usage.span, reference, notes)
+    return Report(since_text, usage, found)
 
 
 @dataclass(frozen=True)

@@ -10,24 +10,36 @@ Only the champion side's decisions are used (a canary's are the challenger's).
 from __future__ import annotations
 
 import logging
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 
 import numpy as np
+from sqlalchemy import Engine
 
 from tierroute.classifier.artifacts import EVAL_SET_NAME, read_card, resolve_model_dir
 from tierroute.classifier.model import load_model
 from tierroute.data.io import read_texts
 from tierroute.exceptions import DataError, ModelError
-from tierroute.reporting.usage import LoggedRequest
+from tierroute.reporting.queries import (
+    SIDE,
+    Counts,
+    Window,
+    bin_counts,
+    counts,
+    percentiles,
+    period_of,
+)
 from tierroute.store.records import CHAMPION
+from tierroute.store.schema import requests
 
 logger = logging.getLogger(__name__)
 
 HISTOGRAM_BINS = 20  # confidence histograms over [0, 1]
+EDGES = [float(e) for e in np.linspace(0.0, 1.0, HISTOGRAM_BINS + 1)]
+STEP = {"hour": timedelta(hours=1), "day": timedelta(days=1), "week": timedelta(weeks=1)}
 
 
 def shares(counts: Mapping[str, float]) -> dict[str, float]:
@@ -140,48 +152,66 @@ def _floor(moment: datetime, bucket: str) -> datetime:
     return day if bucket == "day" else day - timedelta(days=day.weekday())
 
 
+def period_starts(start: datetime, until: datetime, bucket: str) -> list[datetime]:
+    """The start of every period from the one holding ``start`` to the one holding ``until``."""
+    step = STEP[bucket]
+    starts = [_floor(start, bucket)]
+    while starts[-1] + step <= until:
+        starts.append(starts[-1] + step)
+    return starts
+
+
+def _mix(by_tier: Mapping[str, int]) -> dict[str, float]:
+    return shares(dict(sorted(by_tier.items(), key=lambda item: (-item[1], item[0]))))
+
+
 def drift(
-    rows: Sequence[LoggedRequest],
+    engine: Engine,
+    window: Window,
+    first: datetime | None,
     span: timedelta,
     reference: Reference | None,
     notes: Sequence[str] = (),
 ) -> Drift:
-    """Drift of the champion's decisions in ``rows`` against ``reference``."""
-    decided = [
-        r
-        for r in rows
-        if r.route_side == CHAMPION and r.tier is not None and r.confidence is not None
-    ]
+    """Drift of the champion's decisions in the window against ``reference`` (SQL aggregates)."""
+    c = requests.c
+    decided = [SIDE == CHAMPION, c.tier.is_not(None), c.confidence.is_not(None)]
     bucket = bucket_for(span)
-    periods_rows: dict[datetime, list[LoggedRequest]] = {}
-    for row in decided:
-        periods_rows.setdefault(_floor(row.created_at, bucket), []).append(row)
+    starts = period_starts(max(window.since, first or window.since), window.until, bucket)
+    period = period_of(starts)
+    cells = counts(engine, window, [period, c.tier], decided)
+    spread = percentiles(engine, window, c.confidence, (10, 50), [period], decided)
     routed_ref = reference.routed_mix if reference else None
+    by_period: dict[int, dict[str, Counts]] = defaultdict(dict)
+    for (index, tier), n in cells.items():
+        by_period[int(index)][str(tier)] = n
     periods = []
-    for start, members in sorted(periods_rows.items()):
-        period_conf = np.asarray([r.confidence for r in members], dtype=np.float64)
-        mix = shares(Counter(str(r.tier) for r in members))
+    for index, tiers in sorted(by_period.items()):
+        requests_n = sum(n.requests for n in tiers.values())
+        mix = _mix({tier: n.requests for tier, n in tiers.items()})
         periods.append(
             Period(
-                start=start,
-                requests=len(members),
+                start=starts[index],
+                requests=requests_n,
                 mix=mix,
-                confidence_p10=float(np.percentile(period_conf, 10)),
-                confidence_median=float(np.median(period_conf)),
-                fallback_rate=sum(bool(r.fallback) for r in members) / len(members),
+                confidence_p10=spread[(index,)][10],
+                confidence_median=spread[(index,)][50],
+                fallback_rate=sum(n.fallbacks for n in tiers.values()) / requests_n,
                 distance_to_reference=total_variation(mix, routed_ref) if routed_ref else None,
             )
         )
-    mix = shares(Counter(str(r.tier) for r in decided))
-    confidences = [float(r.confidence) for r in decided if r.confidence is not None]
+    overall = {str(key[0]): n for key, n in counts(engine, window, [c.tier], decided).items()}
+    decided_n = sum(n.requests for n in overall.values())
+    mix = _mix({tier: n.requests for tier, n in overall.items()})
+    median = percentiles(engine, window, c.confidence, (50,), (), decided).get((), {}).get(50)
     return Drift(
         bucket=bucket,
         periods=periods,
-        requests=len(decided),
+        requests=decided_n,
         mix=mix,
-        confidence_histogram=histogram(confidences),
-        confidence_median=float(np.median(confidences)) if confidences else None,
-        fallback_rate=sum(bool(r.fallback) for r in decided) / len(decided) if decided else None,
+        confidence_histogram=bin_counts(engine, window, c.confidence, EDGES, decided),
+        confidence_median=median,
+        fallback_rate=sum(n.fallbacks for n in overall.values()) / decided_n if decided_n else None,
         reference=reference,
         distance_to_training=total_variation(mix, reference.training_mix)
         if reference and mix and reference.training_mix

@@ -6,7 +6,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import timedelta
 
 from tierroute.reporting.drift import Drift
-from tierroute.reporting.usage import Group, ShadowComparison, Summary, UsageReport
+from tierroute.reporting.shadow import ShadowComparison
+from tierroute.reporting.usage import Group, Summary, UsageReport
 
 MAX_PERIOD_ROWS = 60  # the PNG shows every period; the table the latest ones
 

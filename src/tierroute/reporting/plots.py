@@ -13,7 +13,8 @@ import numpy as np
 from matplotlib.figure import Figure
 
 from tierroute.reporting.drift import HISTOGRAM_BINS, Drift
-from tierroute.reporting.usage import Group, ShadowComparison, UsageReport
+from tierroute.reporting.shadow import ShadowComparison
+from tierroute.reporting.usage import Group, UsageReport
 
 
 def _save(fig: Figure, path: Path) -> Path:

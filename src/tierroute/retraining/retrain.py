@@ -13,7 +13,6 @@ logs; gate; promote only when asked and the gate agrees. A report goes to
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -26,60 +25,27 @@ from tierroute.classifier.decision import DecisionPolicy
 from tierroute.classifier.evaluate import evaluate_router
 from tierroute.classifier.heuristic import KeywordHeuristic
 from tierroute.classifier.model import TierModel, load_model
-from tierroute.classifier.train import StepCallback, TrainOptions, train_model
+from tierroute.classifier.train import StepCallback, train_model
 from tierroute.data.io import read_labeled
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.data.splits import exclude_texts
 from tierroute.exceptions import ModelError, ModelNotFound
 from tierroute.retraining.dataset import (
-    LabelConflict,
-    MergedData,
-    ResolvedLabels,
     merge_with_base,
     newest_holdout,
     resolve_labels,
 )
-from tierroute.retraining.gate import GatePolicy, GateVerdict, compare
-from tierroute.retraining.history import ChampionChange, promote
+from tierroute.retraining.gate import compare
+from tierroute.retraining.history import promote
+from tierroute.retraining.result import RetrainOptions, RetrainResult
 from tierroute.retraining.retrain_report import write_report
 from tierroute.store.labels import LoggedLabel
+
+__all__ = ["RetrainOptions", "RetrainResult", "frozen_eval_set", "retrain", "score_routers"]
 
 CANDIDATE = "candidate"
 CHAMPION = "champion"
 HEURISTIC = "heuristic"
-
-
-@dataclass(frozen=True)
-class RetrainOptions:
-    """What shapes a retrain besides its data."""
-
-    holdout_fraction: float = 0.2
-    train: TrainOptions = field(default_factory=TrainOptions)
-    gate: GatePolicy = field(default_factory=GatePolicy)
-    promote: bool = False
-
-
-@dataclass
-class RetrainResult:
-    """Everything a retrain did and found (the CLI prints it, the report stores it)."""
-
-    champion_id: str
-    candidate_id: str
-    candidate_dir: Path
-    since: datetime | None
-    labels: ResolvedLabels
-    merged: MergedData
-    train_rows: int
-    holdout: list[LabeledRow]
-    frozen_rows: int
-    frozen_in_logs: int
-    frozen: dict[str, dict[str, Any]]
-    newest: dict[str, dict[str, Any]]
-    verdict: GateVerdict
-    promoted: bool
-    change: ChampionChange | None
-    conflicts: list[LabelConflict] = field(default_factory=list)
-    report: Path | None = None
 
 
 def frozen_eval_set(model_dir: Path, tiers: Sequence[str]) -> list[LabeledRow]:

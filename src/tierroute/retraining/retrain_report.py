@@ -4,13 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from tierroute.classifier.artifacts import write_json
 from tierroute.classifier.evaluate import headline
-
-if TYPE_CHECKING:
-    from tierroute.retraining.retrain import RetrainResult
+from tierroute.retraining.result import RetrainResult
 
 REPORT_DIR = "report"
 
