@@ -156,13 +156,14 @@ def logs_label(
     models: ModelsOpt = None,
 ) -> None:
     """Import corrected labels in bulk (the same feedback table as POST /v1/feedback)."""
-    from tierroute.classifier.artifacts import champion_id, read_card
+    from tierroute.classifier.artifacts import read_card
+    from tierroute.classifier.registry import ModelRegistry
     from tierroute.retraining.label_file import import_labels
     from tierroute.tiers import DEFAULT_TIERS
 
-    root = _models_dir(models)
-    current = champion_id(root)
-    tiers = read_card(root / current).tiers if current else list(DEFAULT_TIERS)
+    registry = ModelRegistry(_models_dir(models))
+    current = registry.champion_id()
+    tiers = read_card(registry.champion_dir()).tiers if current else list(DEFAULT_TIERS)
     engine = _open_log(db, config)
     try:
         result = import_labels(engine, input, tiers, skip_invalid=skip_invalid)
@@ -314,11 +315,11 @@ def _print_retrain(result: RetrainResult) -> None:
 @fail_on_errors
 def models_list(models: ModelsOpt = None) -> None:
     """Every model version, oldest first; the champion marked."""
-    from tierroute.classifier.artifacts import champion_id, list_models
-    from tierroute.retraining.history import read_history
+    from tierroute.classifier.registry import ModelRegistry
 
     root = _models_dir(models)
-    current = champion_id(root)
+    registry = ModelRegistry(root)
+    current = registry.champion_id()
     table = Table(title=f"models in {root}")
     for column in (
         "",
@@ -331,7 +332,7 @@ def models_list(models: ModelsOpt = None) -> None:
         "threshold",
     ):
         table.add_column(column)
-    for card in list_models(root):
+    for card in registry.models():
         metrics = card.metrics.get("model", {})
         table.add_row(
             "*" if card.model_id == current else "",
@@ -345,7 +346,7 @@ def models_list(models: ModelsOpt = None) -> None:
         )
     _print_wide(table)
     console.print(f"champion: {current or 'none'}")
-    for change in read_history(root)[-5:]:
+    for change in registry.history()[-5:]:
         console.print(
             f"  {change.at} {change.action} {change.previous or '-'} -> {change.champion}: "
             f"{escape(change.reason)}",
@@ -360,16 +361,14 @@ def models_show(
     models: ModelsOpt = None,
 ) -> None:
     """One model's card (provenance, policy, metrics) and its retrain report if it has one."""
-    from tierroute.classifier.artifacts import champion_id, read_card
-    from tierroute.exceptions import ModelNotFound
+    from tierroute.classifier.artifacts import read_card
+    from tierroute.classifier.registry import ModelRegistry
 
     root = _models_dir(models)
-    if model_id == "champion":
-        current = champion_id(root)
-        if current is None:
-            raise ModelNotFound(f"{root}: no champion")
-        model_id = current
-    card = read_card(root / model_id)
+    registry = ModelRegistry(root)
+    model_dir = registry.champion_dir() if model_id == "champion" else registry.model_dir(model_id)
+    model_id = model_dir.name
+    card = read_card(model_dir)
     console.print_json(card.model_dump_json())
     report = root / model_id / "report" / "retrain.json"
     if report.is_file():
@@ -386,9 +385,9 @@ def models_promote(
     models: ModelsOpt = None,
 ) -> None:
     """Make a model the champion (atomic pointer swap; the history records it)."""
-    from tierroute.retraining.history import promote
+    from tierroute.classifier.registry import ModelRegistry
 
-    change = promote(_models_dir(models), model_id, reason)
+    change = ModelRegistry(_models_dir(models)).promote(model_id, reason)
     if change is None:
         console.print(f"{model_id} is already the champion")
     else:
@@ -399,9 +398,9 @@ def models_promote(
 @fail_on_errors
 def models_rollback(models: ModelsOpt = None) -> None:
     """Return the champion pointer to the previous champion."""
-    from tierroute.retraining.history import rollback
+    from tierroute.classifier.registry import ModelRegistry
 
-    change = rollback(_models_dir(models))
+    change = ModelRegistry(_models_dir(models)).rollback()
     console.print(
         f"rolled back: champion is now [bold]{change.champion}[/] (was {change.previous})"
     )

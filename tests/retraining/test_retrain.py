@@ -10,9 +10,9 @@ from typing import Any
 
 from tests.support.learning import FAST, Log, Pools, log_traffic, write_label_file
 from tierroute.classifier.artifacts import EVAL_SET_NAME, champion_id, list_models
+from tierroute.classifier.registry import ChangeAction, ModelRegistry
 from tierroute.data.schema import LabeledRow
 from tierroute.retraining.gate import GatePolicy
-from tierroute.retraining.history import read_history
 from tierroute.retraining.label_file import import_labels
 from tierroute.retraining.retrain import RetrainOptions, RetrainResult, retrain
 from tierroute.store import utcnow
@@ -78,7 +78,13 @@ def test_better_candidate_is_promoted_and_the_frozen_set_carries_over(
     assert result.report is not None and "Gate" in result.report.read_text(encoding="utf-8")
     report = json.loads((result.candidate_dir / "report" / "retrain.json").read_text())
     assert report["gate"]["promote"] and report["promoted"]
-    (change,) = read_history(models_root)
+    # `tierroute train` made the first champion through the registry too: both are recorded.
+    trained, change = ModelRegistry(models_root).history()
+    assert (trained.action, trained.champion, trained.reason) == (
+        ChangeAction.PROMOTE,
+        champion,
+        "tierroute train",
+    )
     assert (change.previous, change.champion) == (champion, result.candidate_id)
     assert {c.model_id for c in list_models(models_root)} == {champion, result.candidate_id}
 
@@ -95,7 +101,7 @@ def test_label_shuffled_candidate_on_a_tiny_base_is_refused(
     assert any("worse beyond noise" in r for r in result.verdict.reasons), result.verdict.reasons
     assert champion_id(models_root) == champion  # the pointer did not move
     assert result.candidate_dir.is_dir()  # the refused candidate is kept for inspection
-    assert read_history(models_root) == []
+    assert [c.champion for c in ModelRegistry(models_root).history()] == [champion]
 
 
 def test_conflicting_labels_latest_wins_and_base_is_overridden(

@@ -28,7 +28,7 @@ from tests.support.live import load, serving, write_config
 from tests.support.model_versions import clone_model, models_root_copy, tamper
 from tests.support.served import Served, serve_root
 from tierroute.classifier.artifacts import champion_id
-from tierroute.retraining.history import promote
+from tierroute.classifier.registry import ModelRegistry
 
 ADMIN_KEY = "admin-secret-for-tests"
 GATEWAY_KEY = "gw-reload-key"
@@ -94,7 +94,7 @@ def test_reload_under_load_drops_no_request(served: Served) -> None:
     async def reloader(admin: httpx.AsyncClient) -> None:
         for target in (new, old, new):
             await asyncio.sleep(0.15)
-            promote(served.root, target, "test")
+            ModelRegistry(served.root).promote(target, "test")
             response = await admin.post("/admin/reload")
             assert response.status_code == 200, response.text
             reloads.append(response.json())
@@ -139,7 +139,7 @@ def test_request_in_flight_finishes_on_the_old_model(served: Served, fake: FakeU
         while not fake.seen():
             assert time.monotonic() < deadline
             time.sleep(0.01)
-        promote(served.root, new, "test")
+        ModelRegistry(served.root).promote(new, "test")
         assert served.reload().json()["model_id"] == new
         assert ask(client, "fast-after") == new
         thread.join(10)
@@ -153,7 +153,7 @@ def test_failed_reload_keeps_the_old_model_and_says_why(served: Served) -> None:
     good = clone_model(served.root, "m-good")
     bad = clone_model(served.root, "m-tampered")
     tamper(served.root, bad)
-    promote(served.root, bad, "test")
+    ModelRegistry(served.root).promote(bad, "test")
     response = served.reload()
     assert response.status_code == 500
     error = response.json()["error"]
@@ -164,7 +164,7 @@ def test_failed_reload_keeps_the_old_model_and_says_why(served: Served) -> None:
     canary = served.http.get("/health/canary").json()
     assert canary["reloads"] == 0 and "IntegrityError" in canary["last_reload_error"]
     # A good champion loads again, and the error is cleared.
-    promote(served.root, good, "test")
+    ModelRegistry(served.root).promote(good, "test")
     assert served.reload().status_code == 200
     assert served.http.get("/health/canary").json()["last_reload_error"] is None
 
@@ -234,7 +234,7 @@ def test_sighup_reloads_the_served_champion(
     try:
         assert old is not None
         wait_for(old)
-        promote(root, new, "test")
+        ModelRegistry(root).promote(new, "test")
         process.send_signal(signal.SIGHUP)
         wait_for(new)
         assert httpx.get(url + "/health/canary").json()["reloads"] == 1

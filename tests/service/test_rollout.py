@@ -24,8 +24,8 @@ from tests.support.live import load, write_config
 from tests.support.model_versions import clone_model, models_root_copy
 from tests.support.served import Served, serve_root
 from tierroute.classifier.artifacts import champion_id
+from tierroute.classifier.registry import ModelRegistry
 from tierroute.exceptions import ConfigError
-from tierroute.retraining.history import promote
 from tierroute.service.canary import assignment_point, hash_salt
 from tierroute.service.rollout import resolve_challenger
 
@@ -51,7 +51,7 @@ def start(
     """``with start(rollout_toml) as served``: a gateway over a root with champion + challenger."""
     fake.reset()
     root = models_root_copy(small_models_dir, tmp_path / "models")
-    promote(root, clone_model(root, "m-champion", threshold=0.0), "test")
+    ModelRegistry(root).promote(clone_model(root, "m-champion", threshold=0.0), "test")
     clone_model(root, CHALLENGER, threshold=1.0)
     monkeypatch.setenv("TIERROUTE_API_KEYS", GATEWAY_KEY)
     monkeypatch.setenv("TIERROUTE_ADMIN_KEY", ADMIN_KEY)
@@ -115,7 +115,7 @@ def test_shadow_scores_every_request_and_logs_both_decisions(
 
 def test_promoting_the_challenger_and_reloading_ends_the_shadow(start: Start) -> None:
     with start('challenger = "latest"\n') as served:
-        promote(served.root, CHALLENGER, "test")
+        ModelRegistry(served.root).promote(CHALLENGER, "test")
         reloaded = served.reload().json()
         assert reloaded["model_id"] == CHALLENGER
         assert reloaded["previous_challenger_model_id"] == CHALLENGER
@@ -198,7 +198,7 @@ def test_error_burst_on_the_canary_side_rolls_it_back(start: Start, fake: FakeUp
         served.reload().raise_for_status()
         kept = served.http.get("/health/canary").json()
         # A new champion against the same challenger is a new comparison: a fresh canary.
-        promote(served.root, clone_model(served.root, "m-champion-2"), "test")
+        ModelRegistry(served.root).promote(clone_model(served.root, "m-champion-2"), "test")
         served.reload().raise_for_status()
         fresh = served.http.get("/health/canary").json()
     canary_errors = [u for u, (code, side) in statuses.items() if side == "canary"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tierroute.classifier.artifacts import champion_id
+from tierroute.classifier.registry import ModelRegistry
 from tierroute.classifier.train import train_model
 from tierroute.data.io import read_labeled
 
@@ -14,7 +14,7 @@ logger = logging.getLogger(__name__)
 
 def ensure_champion(models_dir: Path, data_dir: Path) -> Path:
     """The champion's directory, training the default model from ``data_dir`` first if needed."""
-    current = champion_id(models_dir)
+    current = ModelRegistry(models_dir).champion_id()
     if current is not None and (models_dir / current).is_dir():
         return models_dir / current
     logger.warning(

@@ -23,7 +23,6 @@ from tierroute.classifier.artifacts import (
     ModelCard,
     library_versions,
     save_artifact,
-    set_champion,
 )
 from tierroute.classifier.decision import DecisionPolicy
 from tierroute.classifier.evaluate import evaluate_router, headline
@@ -34,6 +33,7 @@ from tierroute.classifier.pipeline import (
     build_pipeline,
     fit_temperature,
 )
+from tierroute.classifier.registry import ModelRegistry
 from tierroute.data.io import write_jsonl
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.data.splits import exclude_texts, split_rows
@@ -294,7 +294,7 @@ def train_model(
     model_dir = save_artifact(model, card, models_dir)
     write_jsonl((r.to_json() for r in held_out), model_dir / EVAL_SET_NAME)
     if promote:
-        set_champion(models_dir, model_id)
+        ModelRegistry(models_dir).promote(model_id, reason="tierroute train")
     return TrainResult(
         model_dir=model_dir,
         card=card,

@@ -7,11 +7,11 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tierroute.classifier.registry import ChampionChange
 from tierroute.classifier.train import TrainOptions
 from tierroute.data.schema import LabeledRow
 from tierroute.retraining.dataset import LabelConflict, MergedData, ResolvedLabels
 from tierroute.retraining.gate import GatePolicy, GateVerdict
-from tierroute.retraining.history import ChampionChange
 
 
 @dataclass(frozen=True)

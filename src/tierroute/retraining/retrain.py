@@ -20,11 +20,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tierroute.classifier.artifacts import EVAL_SET_NAME, champion_id
+from tierroute.classifier.artifacts import EVAL_SET_NAME
 from tierroute.classifier.decision import DecisionPolicy
 from tierroute.classifier.evaluate import evaluate_router
 from tierroute.classifier.heuristic import KeywordHeuristic
 from tierroute.classifier.model import TierModel, load_model
+from tierroute.classifier.registry import ModelRegistry
 from tierroute.classifier.train import StepCallback, train_model
 from tierroute.data.io import read_labeled
 from tierroute.data.schema import LabeledRow, normalize_text
@@ -36,7 +37,6 @@ from tierroute.retraining.dataset import (
     resolve_labels,
 )
 from tierroute.retraining.gate import compare
-from tierroute.retraining.history import promote
 from tierroute.retraining.result import RetrainOptions, RetrainResult
 from tierroute.retraining.retrain_report import write_report
 from tierroute.store.labels import LoggedLabel
@@ -95,7 +95,8 @@ def retrain(
     step: StepCallback = lambda _: None,
 ) -> RetrainResult:
     """Train a candidate on base + logged labels, compare it with the champion, maybe promote."""
-    current = champion_id(models_dir)
+    registry = ModelRegistry(models_dir)
+    current = registry.champion_id()
     if current is None:
         raise ModelNotFound(
             f"{models_dir}: no champion to compare with; train one first with `tierroute train`"
@@ -145,7 +146,7 @@ def retrain(
     )
     change = None
     if options.promote and verdict.promote:
-        change = promote(models_dir, candidate.model_id, "retrain gate: " + verdict.reasons[0])
+        change = registry.promote(candidate.model_id, "retrain gate: " + verdict.reasons[0])
     result = RetrainResult(
         champion_id=current,
         candidate_id=candidate.model_id,

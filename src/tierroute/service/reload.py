@@ -21,8 +21,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tierroute.classifier.artifacts import resolve_model_dir
 from tierroute.classifier.model import load_model
+from tierroute.classifier.registry import ModelRegistry
 from tierroute.config import GatewayConfig
 from tierroute.exceptions import ReloadFailed
 from tierroute.service.rollout import Rollout, load_rollout
@@ -69,7 +69,7 @@ class Reloader:
         self._signal_loop: asyncio.AbstractEventLoop | None = None
 
     def _load(self, current: Rollout | None) -> tuple[TierRouter, Rollout | None]:
-        model = load_model(resolve_model_dir(self.models_root))
+        model = load_model(ModelRegistry(self.models_root).champion_dir())
         router = TierRouter(self.config, model)
         return router, load_rollout(self.config, self.models_root, model.model_id, current)
 

@@ -13,8 +13,9 @@ from __future__ import annotations
 import logging
 from pathlib import Path
 
-from tierroute.classifier.artifacts import CARD_NAME, list_models
+from tierroute.classifier.artifacts import CARD_NAME
 from tierroute.classifier.model import load_model
+from tierroute.classifier.registry import ModelRegistry
 from tierroute.config import GatewayConfig
 from tierroute.exceptions import ConfigError
 from tierroute.service.canary import CanaryController
@@ -79,20 +80,13 @@ def resolve_challenger(spec: str | None, models_root: Path, champion_id: str) ->
     if spec is None:
         return None
     if spec == LATEST:
-        cards = list_models(models_root)
-        champion = next((card for card in cards if card.model_id == champion_id), None)
-        newer = [
-            card
-            for card in cards
-            if card.model_id != champion_id
-            and (champion is None or card.created > champion.created)
-        ]
-        if not newer:
+        newest = ModelRegistry(models_root).latest(after=champion_id)
+        if newest is None:
             logger.info(
                 "rollout.challenger = latest: no model newer than the champion %s", champion_id
             )
             return None
-        return models_root / newer[-1].model_id
+        return models_root / newest
     for candidate in (Path(spec), models_root / spec):
         if (candidate / CARD_NAME).is_file():
             if candidate.resolve() == (models_root / champion_id).resolve():
