@@ -2,8 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from tierroute.classifier.decision import Decision
-from tierroute.classifier.model import TierModel, load_model
+from tierroute.classifier.model import TierModel
 
 __all__ = ["Decision", "TierModel", "__version__", "load_model"]
 __version__ = "0.1.0"
+
+
+def load_model(path: str | Path | None = None) -> TierModel:
+    """A verified model from a model directory or models root; None: the configured root's champion.
+
+    This is an edge: the models root comes from ``TIERROUTE_MODELS_DIR`` (default ``models/``).
+    """
+    from tierroute.classifier.model import load_model as load_verified
+    from tierroute.config import get_settings
+
+    return load_verified(path if path is not None else get_settings().models_dir)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from tierroute.classifier.model import load_model
+from tierroute import load_model
 from tierroute.classifier.train import TrainOptions
 from tierroute.cli_support import (
     console,

@@ -554,7 +554,7 @@ def simulate(
         for kind in kinds:
             _print_simulation(run_simulation(loaded, kind))  # type: ignore[arg-type]
         return
-    from tierroute.classifier.model import load_model
+    from tierroute import load_model
     from tierroute.simulation.plots import plot_cost_curve
     from tierroute.simulation.replay import DEFAULT_THRESHOLDS, replay, replay_rows
     from tierroute.store.labels import logged_rows

@@ -171,6 +171,15 @@ def test_health_and_metrics_need_no_key(gateway: Gateway) -> None:
     assert httpx.get(gateway.url + "/metrics", timeout=5).status_code == 200
 
 
+def test_readyz_reports_the_keys_the_dispatcher_read_at_start_not_the_environment_now(
+    gateway: Gateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The dispatcher snapshots provider keys at start; a key set later is not used.
+    monkeypatch.setenv("TIERROUTE_TEST_UNSET_PROVIDER_KEY", "set-too-late")
+    body = httpx.get(gateway.url + "/readyz", timeout=5).json()
+    assert body["provider_keys_missing"] == ["TIERROUTE_TEST_UNSET_PROVIDER_KEY"]
+
+
 def test_models_lists_auto_and_every_configured_model(gateway: Gateway) -> None:
     body = gateway.client.get("/v1/models").json()
     assert body["object"] == "list"

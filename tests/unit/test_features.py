@@ -1,12 +1,7 @@
 import unicodedata
 
-from tierroute.classifier.features import (
-    HEAD_CHARS,
-    TAIL_CHARS,
-    char_ngrams,
-    fold,
-    word_ngrams,
-)
+from tierroute.classifier.features import char_ngrams, word_ngrams
+from tierroute.textfold import HEAD_CHARS, TAIL_CHARS, fold
 
 
 def test_fold_strips_vietnamese_diacritics_and_case() -> None:

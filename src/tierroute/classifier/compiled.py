@@ -17,8 +17,9 @@ from itertools import repeat
 import numpy as np
 from numpy.typing import NDArray
 
-from tierroute.classifier.features import SPLIT_ANALYZERS, Analyzer, fold
+from tierroute.classifier.features import SPLIT_ANALYZERS, Analyzer
 from tierroute.classifier.pipeline import TemperatureCalibrated
+from tierroute.textfold import fold
 
 
 class CompiledPredictor:

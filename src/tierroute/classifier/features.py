@@ -13,14 +13,11 @@ from __future__ import annotations
 
 import math
 import re
-import unicodedata
 from collections.abc import Callable
 from itertools import pairwise
 
-# Long texts: the instruction is usually at the start or at the end ("... summarize the above"),
-# so features see the head and the tail; the middle adds little signal but costs time.
-HEAD_CHARS = 120
-TAIL_CHARS = 60
+from tierroute.textfold import fold
+
 # Character n-grams are taken from the start of the (folded) text only: that is where typos and
 # unseen spellings of the request itself show; more of them cost time and add no accuracy.
 CHAR_NGRAM_CHARS = 32
@@ -30,21 +27,6 @@ CHAR_NGRAM = 4
 BIGRAM_TOKENS = 16
 
 _TOKEN = re.compile(r"[a-z0-9_]+|[^\sa-z0-9_]+")
-
-
-def fold(text: str) -> str:
-    """Lower-case, strip diacritics, collapse whitespace, keep head and tail of long texts."""
-    if len(text) > HEAD_CHARS + TAIL_CHARS:
-        text = text[:HEAD_CHARS] + "\n" + text[-TAIL_CHARS:]
-    text = text.lower()
-    if not text.isascii():
-        # NFKD splits off diacritics and maps compatibility forms ("…", full-width letters) to
-        # ASCII; encoding to ASCII then drops the marks in C. Scripts without an ASCII form
-        # (CJK, Cyrillic) vanish: the model has no such training data to use them anyway.
-        text = (
-            unicodedata.normalize("NFKD", text.replace("đ", "d")).encode("ascii", "ignore").decode()
-        )
-    return " ".join(text.split())
 
 
 # Length (log2 buckets) and line count (0, 1, 2, 3-7, 8+) are strong, cheap signals: pasted

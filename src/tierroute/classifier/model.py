@@ -13,7 +13,6 @@ from numpy.typing import NDArray
 from tierroute.classifier.artifacts import ModelCard, load_artifact, resolve_model_dir
 from tierroute.classifier.compiled import CompiledPredictor
 from tierroute.classifier.decision import Decision, DecisionPolicy
-from tierroute.config import get_settings
 
 
 class TierModel:
@@ -72,9 +71,12 @@ class TierModel:
         return np.asarray(self.estimator.predict_proba(list(texts)), dtype=np.float64)
 
 
-def load_model(path: str | Path | None = None) -> TierModel:
-    """Load a verified model: a model directory, a models root (its champion), or the default root."""
-    root = Path(path) if path is not None else get_settings().models_dir
-    model_dir = resolve_model_dir(root)
+def load_model(path: str | Path) -> TierModel:
+    """Load a verified model: a model directory, or a models root (its champion).
+
+    Settings are the edges' business (``tierroute.load_model``, the CLI): nothing is read from
+    the environment here.
+    """
+    model_dir = resolve_model_dir(Path(path))
     estimator, card = load_artifact(model_dir)
     return TierModel(estimator, card, model_dir)

@@ -119,6 +119,10 @@ class Dispatcher:
         """Circuit state of every configured model."""
         return {ref: route.breaker.state for ref, route in self._routes.items()}
 
+    def missing_key_envs(self) -> list[str]:
+        """Provider key variables that were unset at ``start`` (the keys requests will use)."""
+        return sorted({r.key_env for r in self._routes.values() if r.key_env and r.headers is None})
+
     async def complete(
         self, body: Mapping[str, Any], chain: Sequence[str], *, max_tokens: int | None = None
     ) -> DispatchResult:

@@ -32,7 +32,7 @@ from tierroute.reporting.queries import (
     percentiles,
     period_of,
 )
-from tierroute.store.records import CHAMPION
+from tierroute.store.records import RouteSide
 from tierroute.store.schema import requests
 
 logger = logging.getLogger(__name__)
@@ -175,7 +175,7 @@ def drift(
 ) -> Drift:
     """Drift of the champion's decisions in the window against ``reference`` (SQL aggregates)."""
     c = requests.c
-    decided = [SIDE == CHAMPION, c.tier.is_not(None), c.confidence.is_not(None)]
+    decided = [SIDE == RouteSide.CHAMPION, c.tier.is_not(None), c.confidence.is_not(None)]
     bucket = bucket_for(span)
     starts = period_starts(max(window.since, first or window.since), window.until, bucket)
     period = period_of(starts)

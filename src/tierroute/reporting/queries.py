@@ -19,14 +19,14 @@ from typing import Any
 from sqlalchemy import Engine, and_, case, func, or_, select
 from sqlalchemy.sql import ColumnElement, Subquery
 
-from tierroute.store.records import CHAMPION
+from tierroute.store.records import RouteSide
 from tierroute.store.schema import requests
 
 CLIENT_CLOSED = 499
 Key = tuple[Any, ...]
 
 # The canary side of a row; rows logged before the column existed count as the champion's.
-SIDE = func.coalesce(requests.c.route_side, CHAMPION)
+SIDE = func.coalesce(requests.c.route_side, RouteSide.CHAMPION)
 CHAT = requests.c.endpoint == "chat"
 ANSWERED = requests.c.status < 400
 

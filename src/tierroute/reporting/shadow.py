@@ -18,7 +18,7 @@ from tierroute.reporting.queries import (
     counts,
     token_cells,
 )
-from tierroute.store.records import CHAMPION
+from tierroute.store.records import RouteSide
 from tierroute.store.schema import requests
 
 
@@ -73,7 +73,7 @@ def shadow_comparisons(
     """One comparison per challenger seen beside the champion (champion-side rows only)."""
     c = requests.c
     shadowed = [
-        SIDE == CHAMPION,
+        SIDE == RouteSide.CHAMPION,
         c.challenger_model_id.is_not(None),
         c.tier.is_not(None),
         c.challenger_tier.is_not(None),

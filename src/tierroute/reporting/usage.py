@@ -42,7 +42,7 @@ from tierroute.reporting.queries import (
     token_cells,
 )
 from tierroute.reporting.shadow import ShadowComparison, shadow_comparisons
-from tierroute.store.records import CANARY
+from tierroute.store.records import RouteSide
 from tierroute.store.schema import requests
 
 MONTH = timedelta(days=30)
@@ -189,7 +189,7 @@ def usage_report(
         top_model=top,
         total=summaries(engine, window, [], months, pricing).get((), empty),
         by_tier_model=ranked_groups(summaries(engine, window, tier_model, months, pricing)),
-        by_side=ranked_groups(sides) if (CANARY,) in sides else [],
+        by_side=ranked_groups(sides) if (RouteSide.CANARY,) in sides else [],
         shadow=shadow_comparisons(
             engine, window, tier_order, pricing.primary, pricing.price, months
         ),

@@ -19,7 +19,7 @@ import threading
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from tierroute.classifier.model import load_model
 from tierroute.classifier.registry import ModelRegistry
@@ -27,9 +27,6 @@ from tierroute.config import GatewayConfig
 from tierroute.exceptions import ReloadFailed
 from tierroute.service.rollout import Rollout, load_rollout
 from tierroute.service.routing import TierRouter
-
-if TYPE_CHECKING:
-    from tierroute.service.state import ServiceState
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +46,16 @@ class ReloadResult:
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form."""
         return asdict(self)
+
+
+class ServingModels(Protocol):
+    """What a reload swaps: the router and the rollout (``ServiceState`` has both).
+
+    A protocol rather than ``ServiceState`` itself, which holds the reloader: no import cycle.
+    """
+
+    router: TierRouter
+    rollout: Rollout | None
 
 
 def rollout_mode(rollout: Rollout | None) -> str:
@@ -73,7 +80,7 @@ class Reloader:
         router = TierRouter(self.config, model)
         return router, load_rollout(self.config, self.models_root, model.model_id, current)
 
-    async def reload(self, state: ServiceState, trigger: str) -> ReloadResult:
+    async def reload(self, state: ServingModels, trigger: str) -> ReloadResult:
         """Load and swap; ReloadFailed (old model kept) when anything about the load fails."""
         async with self._lock:
             start = time.perf_counter()
@@ -117,7 +124,7 @@ class Reloader:
         return result
 
     # ------------------------------------------------------------------------------ SIGHUP
-    def install_sighup(self, state: ServiceState) -> bool:
+    def install_sighup(self, state: ServingModels) -> bool:
         """Reload on SIGHUP; False where signals cannot be handled (not the main thread)."""
         sighup = getattr(signal, "SIGHUP", None)
         if sighup is None or threading.current_thread() is not threading.main_thread():
@@ -136,12 +143,12 @@ class Reloader:
             self._signal_loop.remove_signal_handler(signal.SIGHUP)
             self._signal_loop = None
 
-    def _on_sighup(self, state: ServiceState) -> None:
+    def _on_sighup(self, state: ServingModels) -> None:
         task = asyncio.get_running_loop().create_task(self._reload_quietly(state))
         self._tasks.add(task)  # a task nobody holds may be garbage-collected mid-way
         task.add_done_callback(self._tasks.discard)
 
-    async def _reload_quietly(self, state: ServiceState) -> None:
+    async def _reload_quietly(self, state: ServingModels) -> None:
         # A signal has nobody to answer: the outcome goes to the log (reload logs both cases).
         with contextlib.suppress(ReloadFailed):
             await self.reload(state, "SIGHUP")

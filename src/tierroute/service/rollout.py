@@ -19,8 +19,8 @@ from tierroute.classifier.registry import ModelRegistry
 from tierroute.config import GatewayConfig
 from tierroute.exceptions import ConfigError
 from tierroute.service.canary import CanaryController
-from tierroute.service.routing import AUTO, Route, TierRouter
-from tierroute.store.records import CANARY
+from tierroute.service.routing import AUTO, RequestRoute, TierRouter
+from tierroute.store.records import RouteSide
 
 logger = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ class Rollout:
         """``"canary"`` or ``"shadow"``."""
         return "canary" if self.canary is not None else "shadow"
 
-    def route(self, champion: TierRouter, text: str, key: str) -> Route:
+    def route(self, champion: TierRouter, text: str, key: str) -> RequestRoute:
         """The route of one ``auto`` request whose stable key is ``key``."""
         canary = self.canary
         if canary is not None and canary.is_canary(key):
             route = self.challenger.route(AUTO, text)
-            route.side = CANARY
+            route.side = RouteSide.CANARY
             route.challenger = route.decision
         else:
             route = champion.route(AUTO, text)

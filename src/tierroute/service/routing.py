@@ -8,6 +8,7 @@ the tier's chain, primary first, with the tier's ``max_tokens`` cap.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -16,16 +17,18 @@ from tierroute.classifier.decision import Decision
 from tierroute.classifier.model import TierModel
 from tierroute.config import GatewayConfig, split_model_ref
 from tierroute.exceptions import ConfigError, UnknownModel
-from tierroute.store.records import CHAMPION
+from tierroute.store.records import RouteSide
 
 if TYPE_CHECKING:
     from tierroute.service.canary import CanaryController
+
+logger = logging.getLogger(__name__)
 
 AUTO = "auto"
 
 
 @dataclass(slots=True)
-class Route:
+class RequestRoute:
     """Where one request goes.
 
     With a challenger loaded (``service.rollout``), ``side`` says which classifier routed the
@@ -38,7 +41,7 @@ class Route:
     decision: Decision | None = None
     max_tokens: int | None = None
     classify_ms: float = 0.0
-    side: str = CHAMPION
+    side: RouteSide = RouteSide.CHAMPION
     challenger: Decision | None = None
     canary: CanaryController | None = None
 
@@ -48,14 +51,26 @@ class TierRouter:
 
     def __init__(self, config: GatewayConfig, model: TierModel) -> None:
         config.check_tiers(model.tiers)
-        if config.routing.default_tier not in model.tiers:
+        routing = config.routing
+        if routing.default_tier is not None and routing.default_tier not in model.tiers:
             raise ConfigError(
-                f"routing.default_tier: {config.routing.default_tier!r} is not a tier of model "
+                f"routing.default_tier: {routing.default_tier!r} is not a tier of model "
                 f"{model.model_id} ({', '.join(model.tiers)})"
             )
+        if (
+            routing.default_tier not in (None, model.default_tier)
+            and routing.confidence_threshold is None
+        ):
+            logger.warning(
+                "routing.default_tier %s overrides the card's %s while the threshold %.3f was "
+                "calibrated for the card's: set routing.confidence_threshold too",
+                routing.default_tier,
+                model.default_tier,
+                model.threshold,
+            )
+        # None keeps the card's value (with_policy's contract).
         self.model = model.with_policy(
-            threshold=config.routing.confidence_threshold,
-            default_tier=config.routing.default_tier,
+            threshold=routing.confidence_threshold, default_tier=routing.default_tier
         )
         self.chains = {tier: config.chain(tier) for tier in config.tiers}
         self.max_tokens = {tier: t.max_tokens for tier, t in config.tiers.items()}
@@ -86,10 +101,10 @@ class TierRouter:
         decision = self.model.predict(text)
         return decision, (time.perf_counter() - start) * 1000.0
 
-    def route(self, model_name: str, text: str) -> Route:
+    def route(self, model_name: str, text: str) -> RequestRoute:
         """The route for one chat request."""
         if model_name != AUTO:
-            return Route(chain=(self.resolve(model_name),))
+            return RequestRoute(chain=(self.resolve(model_name),))
         decision, classify_ms = self.classify(text)
         tier = decision.tier
-        return Route(self.chains[tier], tier, decision, self.max_tokens[tier], classify_ms)
+        return RequestRoute(self.chains[tier], tier, decision, self.max_tokens[tier], classify_ms)

@@ -21,23 +21,21 @@ from tierroute.store.queries import (
     request_exists,
 )
 from tierroute.store.records import (
-    CANARY,
-    CHAMPION,
     FeedbackRecord,
     RequestRecord,
+    RouteSide,
     utcnow,
 )
 from tierroute.store.writer import LogWriter
 
 __all__ = [
     "ALL_KEYS",
-    "CANARY",
-    "CHAMPION",
     "FeedbackRecord",
     "KeyHasher",
     "LogWriter",
     "Owner",
     "RequestRecord",
+    "RouteSide",
     "cost_summary",
     "default_spool_dir",
     "get_feedback",

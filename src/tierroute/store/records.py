@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
-CHAMPION = "champion"
-CANARY = "canary"
+
+class RouteSide(StrEnum):
+    """Which classifier routed a request: the champion, or a canary challenger."""
+
+    CHAMPION = "champion"
+    CANARY = "canary"
 
 
 def utcnow() -> datetime:
@@ -52,7 +57,7 @@ class RequestRecord:
     cost_usd: float = 0.0
     text: str | None = None
     user_key: str | None = None
-    route_side: str = CHAMPION
+    route_side: str = RouteSide.CHAMPION
     challenger_tier: str | None = None
     challenger_model_id: str | None = None
     client_request_id: str | None = None

@@ -38,9 +38,9 @@ from tierroute.service.parsing import (
     parse_chat_request,
     read_json_object,
 )
-from tierroute.service.routing import AUTO, Route
+from tierroute.service.routing import AUTO, RequestRoute
 from tierroute.service.state import ServiceState
-from tierroute.store import CANARY, RequestRecord
+from tierroute.store import RequestRecord, RouteSide
 
 router = APIRouter(tags=["chat"])
 
@@ -70,7 +70,7 @@ class _Pending:
     __slots__ = ("headers", "record", "route", "start", "state")
 
     def __init__(
-        self, state: ServiceState, start: float, route: Route, record: RequestRecord
+        self, state: ServiceState, start: float, route: RequestRoute, record: RequestRecord
     ) -> None:
         self.state = state
         self.start = start
@@ -104,7 +104,7 @@ class _Pending:
         if canary is not None and status != CLIENT_CLOSED:
             # A client that went away says nothing about either classifier.
             canary.record(
-                canary=self.route.side == CANARY,
+                canary=self.route.side == RouteSide.CANARY,
                 error=status >= 400,
                 fallback=bool(record.fallback),
             )

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import time
 from typing import Any
 
@@ -24,13 +23,6 @@ async def readyz(request: Request) -> JSONResponse:
     state = getattr(request.app.state, "tierroute", None)
     if state is None:
         return JSONResponse({"status": "starting"}, status_code=503)
-    missing_keys = sorted(
-        {
-            provider.api_key_env
-            for provider in state.config.providers.values()
-            if provider.api_key_env and not os.environ.get(provider.api_key_env)
-        }
-    )
     body: dict[str, Any] = {
         "status": "ready",
         "model_id": state.router.model_id,
@@ -38,7 +30,9 @@ async def readyz(request: Request) -> JSONResponse:
         "threshold": state.router.model.threshold,
         "default_tier": state.router.model.default_tier,
         "models": state.router.model_names,
-        "provider_keys_missing": missing_keys,
+        # The keys the dispatcher read at start, not the environment now: a key set later is
+        # not used until a restart, so it must not make the gateway look ready for it.
+        "provider_keys_missing": state.dispatcher.missing_key_envs(),
         "log_backlog": state.writer.backlog,
         "uptime_s": round(time.time() - state.started_at, 3),
     }
