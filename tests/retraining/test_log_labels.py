@@ -57,7 +57,8 @@ def test_export_joins_each_request_with_its_latest_label(log: Log, tmp_path: Pat
     assert first["label_source"] == "import" and first["routed_tier"] == "moderate_conv"
     assert second["tier"] == "code_gen" and second["lang"] == "vi"
     assert third["tier"] is None and third["label_source"] is None
-    assert bare["request_id"] is None
+    assert bare["request_id"] is None and bare["routed_tier"] is None
+    assert list(bare) == list(first)  # a bare label's line has every key, in the same order
     assert bare["text"] == "Email me at [EMAIL] about invoices"  # redacted before it is stored
     assert first["created_at"].endswith("Z")
 
@@ -87,7 +88,7 @@ def test_since_limits_export_and_labels(log: Log, tmp_path: Path) -> None:
     assert [lb.request_id for lb in everything] == [old[0], new[0]]
     assert everything[0].observed_at < everything[1].observed_at
     exported = list(logged_rows(log.engine, utcnow() - timedelta(days=30)))
-    assert [r["request_id"] for r in exported] == [new[0]]
+    assert [r.request_id for r in exported] == [new[0]]
 
 
 def test_labels_since_returns_every_label_with_the_logged_text(log: Log) -> None:

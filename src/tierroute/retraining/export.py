@@ -10,8 +10,8 @@ written. Labels given on bare texts (``logs label`` rows without a request id) a
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tierroute.data.schema import guess_lang
-from tierroute.store.labels import logged_rows
+from tierroute.store.labels import LoggedRow, logged_rows
 
 LOG_SOURCE = "request-log"
 
@@ -39,13 +39,15 @@ def _iso(value: Any) -> Any:
     return value.isoformat() + "Z" if isinstance(value, datetime) else value
 
 
-def export_record(row: Mapping[str, Any]) -> dict[str, Any]:
-    """One JSONL line for a logged row (JSON-ready; timestamps in ISO UTC)."""
-    out = {key: _iso(value) for key, value in row.items() if key != "label"}
-    text = row.get("text")
-    out["tier"] = row.get("label")
+def export_record(row: LoggedRow) -> dict[str, Any]:
+    """One JSONL line for a logged row (JSON-ready; timestamps in ISO UTC).
+
+    Every line has the same keys; the label is written as ``tier`` (the data files' field).
+    """
+    out = {f.name: _iso(getattr(row, f.name)) for f in fields(row) if f.name != "label"}
+    out["tier"] = row.label
     out["source"] = LOG_SOURCE
-    out["lang"] = guess_lang(text) if text else None
+    out["lang"] = guess_lang(row.text) if row.text else None
     return out
 
 
@@ -53,13 +55,13 @@ def _lines(
     engine: Engine, start: datetime, labeled_only: bool, counts: dict[str, int]
 ) -> Iterator[str]:
     for row in logged_rows(engine, start, labeled_only=labeled_only):
-        labeled = row.get("label") is not None
-        if labeled and not row.get("text"):
+        labeled = row.label is not None
+        if labeled and not row.text:
             counts["labeled_without_text"] += 1
             if labeled_only:
                 continue
         counts["labeled"] += labeled
-        counts["bare_labels"] += row.get("request_id") is None
+        counts["bare_labels"] += row.request_id is None
         yield json.dumps(export_record(row), ensure_ascii=False) + "\n"
 
 

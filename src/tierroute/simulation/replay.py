@@ -23,6 +23,7 @@ from tierroute.classifier.heuristic import heuristic_tier
 from tierroute.classifier.model import TierModel
 from tierroute.exceptions import ConfigError, DataError
 from tierroute.simulation.scenario import Pricing, Scenario, UnitPrice, unit_price
+from tierroute.store.labels import LoggedRow
 from tierroute.tier_costs import TOP_TIER
 from tierroute.tiers import DEFAULT_TIERS, is_over_routed, is_under_routed
 
@@ -69,24 +70,24 @@ class ReplayInput:
     not_routed: int
 
 
-def replay_rows(logged: Iterable[Mapping[str, Any]]) -> ReplayInput:
+def replay_rows(logged: Iterable[LoggedRow]) -> ReplayInput:
     """Routed request-log rows with text (from ``store.labels.logged_rows``)."""
     rows: list[ReplayRow] = []
     without_text = not_routed = 0
     for row in logged:
-        if row.get("routed_tier") is None:
+        if row.routed_tier is None:
             not_routed += 1  # a pass-through request: no classifier decision to replay
             continue
-        if not row.get("text"):
+        if not row.text:
             without_text += 1
             continue
         rows.append(
             ReplayRow(
-                text=str(row["text"]),
-                logged_tier=str(row["routed_tier"]),
-                label=row.get("label"),
-                prompt_tokens=int(row.get("prompt_tokens") or 0),
-                completion_tokens=int(row.get("completion_tokens") or 0),
+                text=row.text,
+                logged_tier=row.routed_tier,
+                label=row.label,
+                prompt_tokens=row.prompt_tokens,
+                completion_tokens=row.completion_tokens,
             )
         )
     return ReplayInput(rows, without_text, not_routed)

@@ -44,6 +44,34 @@ class LoggedLabel:
     observed_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class LoggedRow:
+    """A request-log row with its latest human label (``label`` None: not labeled).
+
+    A label given on a bare text (no request id) is a row whose request fields are None.
+    """
+
+    request_id: str | None
+    created_at: datetime
+    endpoint: str | None
+    text: str | None
+    routed_tier: str | None
+    confidence: float | None = None
+    fallback: bool | None = None
+    model_id: str | None = None
+    model: str | None = None
+    status: int | None = None
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cost_usd: float = 0.0
+    latency_ms: float | None = None
+    route_side: str | None = None
+    challenger_tier: str | None = None
+    label: str | None = None
+    label_source: str | None = None
+    labeled_at: datetime | None = None
+
+
 def _first_request_rows() -> Any:
     """Subquery: the first logged row of each request id (a client may reuse an id)."""
     return (
@@ -149,7 +177,7 @@ def logged_rows(
     *,
     labeled_only: bool = False,
     include_bare_labels: bool = True,
-) -> Iterator[dict[str, Any]]:
+) -> Iterator[LoggedRow]:
     """Request-log rows since ``start``, oldest first, each with its latest label (or None).
 
     With ``include_bare_labels``, labels given on a bare text (no request id) since ``start``
@@ -160,7 +188,11 @@ def logged_rows(
             _requests_with_labels(start, labeled_only)
         )
         for row in result:
-            yield dict(row._mapping)
+            values = dict(row._mapping)
+            values["prompt_tokens"] = values["prompt_tokens"] or 0
+            values["completion_tokens"] = values["completion_tokens"] or 0
+            values["cost_usd"] = values["cost_usd"] or 0.0
+            yield LoggedRow(**values)
         if not include_bare_labels:
             return
         bare = (
@@ -169,16 +201,16 @@ def logged_rows(
             .order_by(feedback.c.created_at, feedback.c.id)
         )
         for label in conn.execution_options(yield_per=1000).execute(bare):
-            yield {
-                "request_id": None,
-                "created_at": label.created_at,
-                "endpoint": None,
-                "text": label.text,
-                "routed_tier": None,
-                "label": label.tier,
-                "label_source": label.source,
-                "labeled_at": label.created_at,
-            }
+            yield LoggedRow(
+                request_id=None,
+                created_at=label.created_at,
+                endpoint=None,
+                text=label.text,
+                routed_tier=None,
+                label=label.tier,
+                label_source=label.source,
+                labeled_at=label.created_at,
+            )
 
 
 def existing_request_ids(engine: Engine, request_ids: Iterable[str]) -> set[str]:
