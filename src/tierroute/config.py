@@ -267,7 +267,8 @@ class GatewayConfig(BaseSettings):
 _SECRET_KEYS = ("api_keys", "admin_key", "log_secret")
 
 
-def _format_errors(source: str, exc: ValidationError) -> str:
+def validation_message(source: str, exc: ValidationError) -> str:
+    """``source: key.path: message; ...`` for every error pydantic found (the CLI prints it)."""
     lines = []
     for error in exc.errors():
         key = ".".join(str(part) for part in error["loc"])
@@ -304,4 +305,4 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
     try:
         return GatewayConfig(**data)
     except ValidationError as exc:
-        raise ConfigError(_format_errors(source, exc)) from exc
+        raise ConfigError(validation_message(source, exc)) from exc

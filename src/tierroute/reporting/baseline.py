@@ -8,6 +8,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from tierroute.config import validation_message
 from tierroute.exceptions import ConfigError
 
 
@@ -37,5 +38,4 @@ def load_baseline(path: Path) -> Baseline:
     try:
         return Baseline.model_validate(data)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()]
-        raise ConfigError(f"{path}: " + "; ".join(problems)) from exc
+        raise ConfigError(validation_message(str(path), exc)) from exc

@@ -23,6 +23,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from tierroute.config import validation_message
 from tierroute.exceptions import ConfigError
 from tierroute.gateway.costs import Rate, lookup_genai_price
 
@@ -94,12 +95,7 @@ def load_scenario(path: Path) -> Scenario:
     try:
         return Scenario(**data)
     except ValidationError as exc:
-        problems = []
-        for error in exc.errors():
-            key = ".".join(str(part) for part in error["loc"])
-            message = str(error["msg"]).removeprefix("Value error, ")
-            problems.append(f"{key}: {message}" if key else message)
-        raise ConfigError(f"{path}: " + "; ".join(problems)) from exc
+        raise ConfigError(validation_message(str(path), exc)) from exc
 
 
 @dataclass(frozen=True)
