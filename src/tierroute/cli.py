@@ -154,7 +154,8 @@ def eval_command(
     from tierroute.classifier.report import leave_one_source_out, write_report
     from tierroute.config import load_gateway_config
     from tierroute.data.schema import normalize_text
-    from tierroute.tier_costs import WRITEUP_TIER_COSTS, tier_costs_from_config
+    from tierroute.reporting.costs import tier_costs_from_config
+    from tierroute.tier_costs import WRITEUP_TIER_COSTS
 
     costs = tier_costs_from_config(load_gateway_config(config)) if config else WRITEUP_TIER_COSTS
     tier_model = load_model(model)

@@ -9,12 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from tierroute.tiers import CODE_GEN, COMPLEX_REASONING, MODERATE_CONV, SIMPLE_FAQ
-
-if TYPE_CHECKING:
-    from tierroute.config import GatewayConfig
 
 
 @dataclass(frozen=True)
@@ -56,25 +52,6 @@ WRITEUP_TOKENS: Mapping[str, TokenProfile] = {
 }
 # The tier that serves every query (used for the "everything on the top model" counterfactual).
 TOP_TIER = COMPLEX_REASONING
-
-
-def tier_costs_from_config(config: GatewayConfig) -> dict[str, TierCost]:
-    """Each tier's primary model priced as the gateway prices it (config, else genai-prices).
-
-    Models without a known price cost 0 (the gateway logs which).
-    """
-    from tierroute.gateway.costs import PriceBook
-
-    book = PriceBook.from_config(config)
-    costs: dict[str, TierCost] = {}
-    for tier in config.tiers:
-        primary = config.chain(tier)[0]
-        price = book.price(primary)
-        if price is None:
-            costs[tier] = TierCost(primary, 0.0, 0.0)
-        else:
-            costs[tier] = TierCost(primary, price.input.base, price.output.base)
-    return costs
 
 
 def cost_per_1000(

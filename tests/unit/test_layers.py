@@ -54,6 +54,7 @@ def _imports(graph: dict[str, set[str]], source: str, target: str) -> list[str]:
     [
         ("tierroute.data", "tierroute.classifier"),  # data is below the classifier
         ("tierroute.classifier.model", "tierroute.config"),  # settings come from the edge
+        ("tierroute.tier_costs", "tierroute.gateway"),  # no hidden edge inside a function
         *(
             (low, high)
             for low in ("tierroute.classifier", "tierroute.data", "tierroute.store")

@@ -1,4 +1,7 @@
-"""What the report prices requests with: tier chains, the top tier, a price function."""
+"""Prices from the gateway config for offline figures: the report (``Pricing``) and ``eval``.
+
+Both price each tier's primary model as the gateway does (config, else genai-prices).
+"""
 
 from __future__ import annotations
 
@@ -8,7 +11,7 @@ from dataclasses import dataclass
 from tierroute.config import GatewayConfig
 from tierroute.gateway.costs import PriceBook
 from tierroute.reporting.queries import TokenCell
-from tierroute.tier_costs import TOP_TIER
+from tierroute.tier_costs import TOP_TIER, TierCost
 
 # Prices a request: (provider:model, prompt tokens, completion tokens) -> USD, None if unknown.
 PriceFn = Callable[[str, int, int], float | None]
@@ -53,3 +56,20 @@ def pricing_from_config(config: GatewayConfig) -> Pricing:
 
     primary = {tier: config.chain(tier)[0] for tier in config.tiers}
     return Pricing(primary, TOP_TIER, price)
+
+
+def tier_costs_from_config(config: GatewayConfig) -> dict[str, TierCost]:
+    """Each tier's primary model priced as the gateway prices it (config, else genai-prices).
+
+    Models without a known price cost 0 (the gateway logs which).
+    """
+    book = PriceBook.from_config(config)
+    costs: dict[str, TierCost] = {}
+    for tier in config.tiers:
+        primary = config.chain(tier)[0]
+        price = book.price(primary)
+        if price is None:
+            costs[tier] = TierCost(primary, 0.0, 0.0)
+        else:
+            costs[tier] = TierCost(primary, price.input.base, price.output.base)
+    return costs
