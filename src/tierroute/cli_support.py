@@ -1,4 +1,4 @@
-"""What every CLI command shares: the console, error-to-exit-code mapping, progress bars."""
+"""What every CLI command shares: the console, errors as exit codes, progress, the config."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,27 +15,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tierroute.config_file import find_config
 from tierroute.data.io import LoadResult, read_labeled
-from tierroute.exceptions import (
-    ConfigError,
-    DataError,
-    ModelError,
-    TierrouteError,
-    ValidationFailed,
-)
+from tierroute.exceptions import DataError, TierrouteError
+from tierroute.exit_codes import ExitCode, exit_code_for
+
+if TYPE_CHECKING:
+    from tierroute.config import GatewayConfig
 
 console = Console()
 err_console = Console(stderr=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-EXIT_CODES: dict[type[TierrouteError], int] = {
-    ValidationFailed: 3,
-    DataError: 3,
-    ModelError: 4,
-    ConfigError: 5,
-}
 
 
 def fail_on_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -46,13 +38,33 @@ def fail_on_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except TierrouteError as exc:
-            code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-            err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(code) from exc
+            _print_error(str(exc))
+            raise typer.Exit(exit_code_for(exc)) from exc
+        except OSError as exc:
+            # A file we could not read or write: say which and why, not a traceback.
+            where = f"{exc.filename}: " if exc.filename else ""
+            _print_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(ExitCode.FAILURE) from exc
 
     return wrapper
+
+
+def _print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+
+
+def gateway_config_path(explicit: Path | None) -> Path | None:
+    """The config file a command uses (None: built-in), announced on stderr in one line."""
+    choice = find_config(explicit)
+    err_console.print(escape(choice.describe()), highlight=False, soft_wrap=True)
+    return choice.path
+
+
+def gateway_config(explicit: Path | None) -> GatewayConfig:
+    """The gateway configuration found as every command finds it (see ``config_file``)."""
+    from tierroute.config import load_gateway_config
+
+    return load_gateway_config(gateway_config_path(explicit))
 
 
 @contextmanager
@@ -81,6 +93,32 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
         yield advance
 
 
+@contextmanager
+def progress_steps(title: str, total: int) -> Iterator[Callable[[str], None]]:
+    """A bar for work reported as named steps: ``on_step(name)`` is called as each step starts.
+
+    The bar reads ``title: <current step>`` and counts the steps already finished.
+    """
+    with Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err_console,
+        transient=True,
+        disable=not sys.stderr.isatty(),
+    ) as progress:
+        task = progress.add_task(title, total=total)
+        started = False
+
+        def on_step(name: str) -> None:
+            nonlocal started
+            progress.update(task, description=f"{title}: {name}", advance=1 if started else 0)
+            started = True
+
+        yield on_step
+
+
 def load_rows(paths: list[Path], skip_invalid: bool) -> LoadResult:
     """Read labeled files, printing each skipped row and the merged-duplicate count."""
     result = read_labeled(paths, skip_invalid=skip_invalid)
@@ -90,6 +128,9 @@ def load_rows(paths: list[Path], skip_invalid: bool) -> LoadResult:
         )
     if result.duplicates:
         console.print(f"merged {result.duplicates} duplicate row(s) (same text, same tier)")
+    if not result.rows:
+        files = ", ".join(str(p) for p in result.files)
+        raise DataError(f"{files}: no valid labeled rows")
     return result
 
 

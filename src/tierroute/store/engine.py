@@ -6,11 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from tierroute.exceptions import ConfigError
 from tierroute.store.schema import metadata
+
+# The databases the request log is tested on; others are refused by name, not by traceback.
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
 def normalize_url(url: str) -> str:
@@ -36,14 +39,16 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
         parsed = make_url(normalize_url(url))
     except ArgumentError as exc:
         raise ConfigError(f"log.url: not a database URL: {url!r}") from exc
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        engine = create_engine(parsed, pool_pre_ping=True)
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"log.url: unsupported database {backend!r} in {parsed.render_as_string()}; "
+            "use sqlite:///path.db or postgresql://user@host/db"
+        )
+    try:
+        engine = _create_engine(parsed)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(f"log.url: cannot use {parsed.render_as_string()}: {exc}") from exc
     if create:
         try:
             metadata.create_all(engine)
@@ -53,3 +58,14 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
                 f"log.url: cannot open the request log at {parsed.render_as_string()}: {exc}"
             ) from exc
     return engine
+
+
+def _create_engine(parsed: URL) -> Engine:
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    return create_engine(parsed, pool_pre_ping=True)
