@@ -212,6 +212,7 @@ def eval_command(
     from tierroute.tier_costs import WRITEUP_TIER_COSTS, tier_costs_from_config
 
     costs = tier_costs_from_config(gateway_config(config)) if config else WRITEUP_TIER_COSTS
+    price_table = f"the prices of {config}" if config else "the write-up's flat price table"
     tier_model = load_model(model)
     loaded = load_rows(data, skip_invalid)
     loso = None
@@ -229,7 +230,13 @@ def eval_command(
             loso = leave_one_source_out(pool, TrainOptions(c_grid=(30.0,)), step=on_step)
     with progress_bar("evaluating", None):
         report = write_report(
-            tier_model, loaded.rows, out, [str(p) for p in loaded.files], loso, costs=costs
+            tier_model,
+            loaded.rows,
+            out,
+            [str(p) for p in loaded.files],
+            loso,
+            costs=costs,
+            price_table=price_table,
         )
     console.print(
         metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"])

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
@@ -357,26 +358,25 @@ def models_list(models: ModelsOpt = None) -> None:
 
     root = _models_dir(models)
     current = champion_id(root)
-    table = Table(title=f"models in {root}")
-    for column in (
-        "",
-        "model id",
-        "created",
-        "train rows",
-        "eval set",
-        "macro-F1",
-        "under",
-        "threshold",
-    ):
-        table.add_column(column)
+    # Fits 80 columns with every model id whole (ids are copied into commands): light borders,
+    # and the creation time is already the id's first part.
+    table = Table(
+        title=f"models in {root}", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False
+    )
+    for column in ("", "model id", "rows", "eval set", "macro-F1", "under", "threshold"):
+        table.add_column(
+            column,
+            no_wrap=column != "eval set",
+            justify="left" if column in ("model id", "eval set") else "right",
+        )
     for card in list_models(root):
         metrics = card.metrics.get("model", {})
+        kind = str(card.metrics.get("eval_set", "")).split(" ")[0]
         table.add_row(
             "*" if card.model_id == current else "",
             card.model_id,
-            card.created[:19].replace("T", " "),
             str(card.training_data.get("rows", "")),
-            f"{card.metrics.get('eval_set', '')} ({card.training_data.get('eval_rows', '?')})",
+            f"{card.training_data.get('eval_rows', '?')} {kind}",
             f"{metrics['macro_f1']:.3f}" if "macro_f1" in metrics else "",
             _pct(metrics.get("under_routing_rate")),
             f"{card.threshold:.2f}",
