@@ -94,19 +94,23 @@ def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int]
 
 
 @contextmanager
-def progress_steps(title: str, total: int) -> Iterator[Callable[[str], None]]:
+def progress_steps(
+    title: str, total: int, console: Console | None = None
+) -> Iterator[Callable[[str], None]]:
     """A bar for work reported as named steps: ``on_step(name)`` is called as each step starts.
 
-    The bar reads ``title: <current step>`` and counts the steps already finished.
+    The bar reads ``title: <current step>`` and counts the steps already finished; it shows
+    only on a terminal (stderr by default).
     """
+    target = console or err_console
     with Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=target,
         transient=True,
-        disable=not sys.stderr.isatty(),
+        disable=not target.is_terminal,
     ) as progress:
         task = progress.add_task(title, total=total)
         started = False
