@@ -54,8 +54,10 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
             metadata.create_all(engine)
         except SQLAlchemyError as exc:
             engine.dispose()
+            # The driver's first line says what failed; SQLAlchemy's wrapper adds a URL to docs.
+            detail = str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
             raise ConfigError(
-                f"log.url: cannot open the request log at {parsed.render_as_string()}: {exc}"
+                f"log.url: cannot open the request log at {parsed.render_as_string()}: {detail}"
             ) from exc
     return engine
 
