@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -67,24 +66,23 @@ def gateway_config(explicit: Path | None) -> GatewayConfig:
     return load_gateway_config(gateway_config_path(explicit))
 
 
-@contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar when attached to a terminal; a silent counter otherwise."""
-    if not sys.stderr.isatty():
-
-        def ignore(_n: int = 1) -> None:
-            return None
-
-        yield ignore
-        return
-    with Progress(
+def _progress(target: Console) -> Progress:
+    # Shown only on a terminal: piped output and logs get the summary lines, not redraws.
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=target,
         transient=True,
-    ) as progress:
+        disable=not target.is_terminal,
+    )
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr when it is a terminal; ``advance(n)`` counts work done."""
+    with _progress(err_console) as progress:
         task = progress.add_task(description, total=total)
 
         def advance(n: int = 1) -> None:
@@ -99,19 +97,9 @@ def progress_steps(
 ) -> Iterator[Callable[[str], None]]:
     """A bar for work reported as named steps: ``on_step(name)`` is called as each step starts.
 
-    The bar reads ``title: <current step>`` and counts the steps already finished; it shows
-    only on a terminal (stderr by default).
+    The bar reads ``title: <current step>`` and counts the steps already finished.
     """
-    target = console or err_console
-    with Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=target,
-        transient=True,
-        disable=not target.is_terminal,
-    ) as progress:
+    with _progress(console or err_console) as progress:
         task = progress.add_task(title, total=total)
         started = False
 
