@@ -26,9 +26,18 @@ def run(args: Sequence[object], code: int = 0, env: dict[str, str] | None = None
     return output
 
 
-def write_config(path: Path, *, log_url: str | None = None, drop_tier: str | None = None) -> Path:
-    """The built-in config with another request-log URL and/or one tier left out."""
+def write_config(
+    path: Path,
+    *,
+    log_url: str | None = None,
+    drop_tier: str | None = None,
+    challenger: str | None = None,
+) -> Path:
+    """The built-in config with another request-log URL, one tier left out, a challenger."""
     text = default_config_text()
+    if challenger is not None:
+        text = text.replace("\n[rollout]\n", f'\n[rollout]\nchallenger = "{challenger}"\n', 1)
+        assert challenger in text
     if log_url is not None:
         text = text.replace('url = "sqlite:///tierroute.db"', f'url = "{log_url}"')
         assert log_url in text

@@ -208,6 +208,7 @@ def test_train_honours_the_models_directory_setting(tmp_path: Path) -> None:
         ("tiers", ExitCode.CONFIG, "no model chain for classifier tier(s) code_gen"),
         ("mysql", ExitCode.CONFIG, "unsupported database 'mysql'"),
         ("unreachable", ExitCode.CONFIG, "cannot open the request log"),
+        ("challenger", ExitCode.CONFIG, "rollout.challenger: 'no-such-model' is neither"),
     ],
 )
 def test_serve_start_up_problems_are_one_message_and_an_exit_code(
@@ -215,7 +216,7 @@ def test_serve_start_up_problems_are_one_message_and_an_exit_code(
 ) -> None:
     model = models
     log_url = f"sqlite:///{tmp_path / 'log.db'}"
-    drop = None
+    drop = challenger = None
     if case == "missing model":
         model = tmp_path / "no-models"
     elif case == "tampered model":
@@ -227,9 +228,13 @@ def test_serve_start_up_problems_are_one_message_and_an_exit_code(
         drop = "code_gen"
     elif case == "mysql":
         log_url = "mysql://user@127.0.0.1/tierroute"
+    elif case == "challenger":
+        challenger = "no-such-model"
     else:
         log_url = "postgresql://user@127.0.0.1:1/tierroute"
-    config = write_config(tmp_path / "serve.toml", log_url=log_url, drop_tier=drop)
+    config = write_config(
+        tmp_path / "serve.toml", log_url=log_url, drop_tier=drop, challenger=challenger
+    )
     out = run(["serve", "--config", config, "--model", model, "--port", "0"], code=code)
     assert message in out.replace("\n", "")
     assert out.startswith(f"config: {config} (--config)")
