@@ -326,8 +326,8 @@ def classify(
 
 
 def _keep_label(row: dict[str, Any]) -> dict[str, Any]:
-    """The input row with its own ``tier`` (a gold label) moved to ``label``: the prediction
-    takes ``tier``, and the label must survive it."""
+    """The input row with its own ``tier`` moved to ``label`` (``input_tier`` if taken)."""
+    # The prediction goes in `tier`, as documented; a gold label there must not be overwritten.
     if "tier" not in row:
         return row
     kept = {k: v for k, v in row.items() if k != "tier"}
