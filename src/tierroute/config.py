@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from tierroute.exceptions import ConfigError
+from tierroute.text_input import read_utf8
 from tierroute.tiers import MODERATE_CONV
 
 
@@ -284,7 +285,7 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
     """
     source = str(path) if path is not None else "built-in default config"
     try:
-        text = path.read_text("utf-8") if path is not None else default_config_text()
+        text = read_utf8(path, ConfigError) if path is not None else default_config_text()
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from exc
     try:

@@ -17,6 +17,7 @@ from typing import Any
 
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.exceptions import DataError
+from tierroute.text_input import read_utf8, utf8_lines
 from tierroute.tiers import CODE_GEN, COMPLEX_REASONING, MODERATE_CONV, SIMPLE_FAQ
 
 
@@ -32,7 +33,7 @@ def _load_json(path: Path) -> Any:
     if not path.is_file():
         raise DataError(f"{path}: no such file (is this the dataset's folder?)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_utf8(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: bad JSON: {exc.msg}") from exc
 
@@ -40,13 +41,12 @@ def _load_json(path: Path) -> Any:
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise DataError(f"{path}: no such file (is this the dataset's folder?)")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{number}: bad JSON: {exc.msg}") from exc
+    for number, line in utf8_lines(path):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: bad JSON: {exc.msg}") from exc
 
 
 def _row(text: str, tier: str, source: str, file: Path, line: int) -> LabeledRow:

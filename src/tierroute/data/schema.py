@@ -69,6 +69,10 @@ _VI_WORDS = frozenset(
 )
 
 
+# Languages the features and the heuristic were built for (guess_lang answers one of them).
+LANGS: tuple[str, ...] = ("en", "vi")
+
+
 @dataclass(frozen=True, slots=True)
 class LabeledRow:
     """One labeled query and where it came from."""
@@ -130,4 +134,9 @@ def check_fields(
         value = record.get(optional)
         if value is not None and not isinstance(value, str):
             problems.append((optional, "not a string"))
+    lang = record.get("lang")
+    if isinstance(lang, str) and lang and lang not in LANGS:
+        problems.append(
+            ("lang", f"unsupported language {lang!r} (expected one of {list(LANGS)}, or none)")
+        )
     return problems
