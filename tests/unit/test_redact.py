@@ -177,3 +177,13 @@ def test_megabyte_of_adversarial_input_is_linear(name: str) -> None:
     eighth = _best_of(3, _sized(MIB // 8, *ADVERSARIAL[name]))
     assert whole < 1.5
     assert whole < 32 * eighth + 0.05
+
+
+def test_long_texts_are_redacted_in_pieces_exactly_like_whole() -> None:
+    from tierroute.redact import PIECE_CHARS, _redact
+
+    unit = "Mail tên.tôi@gmail.com, gọi (+84) 912 345 678; thẻ 4111 1111 1111 1111!\nCCCD 001099012345? "
+    text = unit * (3 * PIECE_CHARS // len(unit))
+    assert len(text) > 2 * PIECE_CHARS
+    assert redact(text) == _redact(text)
+    assert "tôi@" not in redact(text) and "4111" not in redact(text)
