@@ -8,6 +8,7 @@ attackers are cut off by size or deadline, and normal requests are served all al
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
 import subprocess
@@ -220,3 +221,33 @@ def test_a_normal_request_with_a_body_is_not_affected(served: Served) -> None:
     )
     assert response.status_code == 200
     assert response.json()["tier"]
+
+
+def _healthz_on(sock: socket.socket) -> None:
+    """One whole /healthz exchange on ``sock`` (kept alive)."""
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n\r\n")
+    received = b""
+    while not received.endswith(b'{"status":"ok"}'):
+        received += sock.recv(65536)
+    assert received.startswith(b"HTTP/1.1 200")
+
+
+def test_limits_apply_to_every_request_of_a_kept_alive_connection(served: Served) -> None:
+    sock = served.connect()
+    sock.setblocking(True)
+    sock.settimeout(5)
+    _healthz_on(sock)
+    # The second request's head starts, then stalls: the head deadline runs again for it.
+    sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\n")
+    start = time.monotonic()
+    (answer,) = _answers([sock], wait=6)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert 1.0 < time.monotonic() - start < 5.0
+    sock = served.connect()
+    sock.setblocking(True)
+    sock.settimeout(5)
+    _healthz_on(sock)
+    with contextlib.suppress(OSError):  # closed while sending: the cap was hit
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 40_000)
+    (answer,) = _answers([sock], wait=6)
+    assert answer.startswith(b"HTTP/1.1 431")

@@ -101,3 +101,14 @@ def test_serve_refuses_open_on_all_interfaces_with_a_clear_error(
     assert result.exit_code != 0
     assert "without gateway API keys" in result.output
     assert "TIERROUTE_API_KEYS" in result.output and "--allow-open" in result.output
+
+
+def test_a_bad_server_limit_is_named(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path,
+        "http://127.0.0.1:9/v1",
+        extra='[server]\nmetrics = "public"\nheader_timeout = 0\n',
+    )
+    with pytest.raises(ConfigError) as caught:
+        load(path)
+    assert "server.metrics" in str(caught.value) and "server.header_timeout" in str(caught.value)
