@@ -403,11 +403,19 @@ def serve(
     model: ModelOpt = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open",
+            help="Serve without TIERROUTE_API_KEYS on a non-loopback address (e.g. behind an "
+            "authenticating proxy); refused otherwise.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the classifier and the OpenAI-compatible gateway (uvicorn)."""
     from tierroute.service.server import run
 
-    run(gateway_config_path(config), model, host, port)
+    run(gateway_config_path(config), model, host, port, allow_open=allow_open)
 
 
 def main() -> None:

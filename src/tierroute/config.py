@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -128,11 +128,26 @@ class LogConfig(_Section):
 
 
 class ServerConfig(_Section):
-    """Where the gateway listens and how large a request body may be."""
+    """Where the gateway listens, who may read /metrics, and the limits of every connection.
+
+    The limits hold before any request reaches the app or its key check (service.http_limits):
+    a request's headers must fit in ``max_header_bytes`` (431) and arrive within
+    ``header_timeout`` seconds, its body within ``body_timeout`` (408, connection closed); an idle
+    kept-alive connection closes after ``keep_alive_timeout``; past ``limit_concurrency`` open
+    connections or requests uvicorn answers 503. ``metrics``: ``auto`` (the admin key when gateway
+    keys are set, open otherwise), ``admin``, ``loopback`` (loopback clients only), ``open`` or
+    ``off`` (404).
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    limit_concurrency: int | None = Field(default=1000, ge=1)
+    metrics: Literal["auto", "admin", "loopback", "open", "off"] = "auto"
 
 
 class RolloutConfig(_Section):

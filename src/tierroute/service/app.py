@@ -25,6 +25,7 @@ from tierroute.config import GatewayConfig
 from tierroute.gateway.dispatch import Dispatcher
 from tierroute.service.errors import install_error_handlers
 from tierroute.service.metrics import ServiceMetrics
+from tierroute.service.openapi import install_openapi
 from tierroute.service.reload import Reloader, rollout_mode
 from tierroute.service.rollout import load_rollout, models_root_of
 from tierroute.service.routes import (
@@ -139,6 +140,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    install_openapi(app, config)
     # Chat first: routes are matched in order, and it is the hot path.
     for module in (chat, classify, models, feedback, stats, health, canary, admin, metrics):
         app.include_router(module.router)

@@ -30,6 +30,7 @@ from tierroute.redact import redact
 from tierroute.service.deps import check_api_key, service_state
 from tierroute.service.disconnect import ClientGone, DisconnectGuard
 from tierroute.service.errors import gateway_error_response
+from tierroute.service.offload import run_sized
 from tierroute.service.parsing import (
     CHAT_ID_PREFIX,
     classifier_text,
@@ -96,7 +97,8 @@ class _Pending:
         """Complete the row, count the request, queue the row for the log."""
         record = self.record
         record.status = status
-        record.error = error
+        # Provider error text can quote the user's input: redacted like the query text.
+        record.error = redact(error) if error else None
         record.latency_ms = self.elapsed_ms()
         state = self.state
         state.writer.submit(record)
@@ -122,6 +124,16 @@ class _Pending:
         return gateway_error_response(exc, self.headers)
 
 
+def _decide(state: ServiceState, model: str, text: str, sticky: str) -> tuple[Route, str | None]:
+    """The route and the text to log (redacted; None when the config stores no text)."""
+    rollout = state.rollout
+    if rollout is not None and model == AUTO:
+        route = rollout.route(state.router, text, sticky)
+    else:
+        route = state.router.route(model, text)
+    return route, redact(text) if state.store_text else None
+
+
 async def chat_completions(request: Request) -> Response:
     """OpenAI-compatible chat completions, streaming or not."""
     start = time.perf_counter()
@@ -132,12 +144,9 @@ async def chat_completions(request: Request) -> Response:
     api_key = check_api_key(request, state)
     chat = parse_chat_request(await read_json_object(request, state.max_body_bytes))
     text = classifier_text(chat.messages)
-    rollout = state.rollout
-    if rollout is not None and chat.model == AUTO:
-        # The canary's stable key: the client's user, else its API key, else the request id.
-        route = rollout.route(state.router, text, chat.user or api_key or request_id)
-    else:
-        route = state.router.route(chat.model, text)
+    # The canary's stable key: the client's user, else its API key, else the request id.
+    sticky = chat.user or api_key or request_id
+    route, logged_text = await run_sized(len(text), _decide, state, chat.model, text, sticky)
     decision = route.decision
     challenger = route.challenger
     if decision is not None:
@@ -155,7 +164,7 @@ async def chat_completions(request: Request) -> Response:
         model_id=decision.model_id if decision else None,
         stream=chat.stream,
         classify_ms=route.classify_ms if decision else None,
-        text=redact(text) if state.store_text else None,
+        text=logged_text,
         user_key=state.hasher(key_source) if key_source else None,
         client_request_id=client_id,
         api_key_hash=state.hasher(api_key) if api_key else None,

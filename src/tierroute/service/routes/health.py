@@ -24,12 +24,11 @@ async def readyz(request: Request) -> JSONResponse:
     state = getattr(request.app.state, "tierroute", None)
     if state is None:
         return JSONResponse({"status": "starting"}, status_code=503)
+    # Provider names, not the variables' names: /readyz needs no key (issue 8).
     missing_keys = sorted(
-        {
-            provider.api_key_env
-            for provider in state.config.providers.values()
-            if provider.api_key_env and not os.environ.get(provider.api_key_env)
-        }
+        name
+        for name, provider in state.config.providers.items()
+        if provider.api_key_env and not os.environ.get(provider.api_key_env)
     )
     body: dict[str, Any] = {
         "status": "ready",
