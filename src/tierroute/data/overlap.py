@@ -70,7 +70,7 @@ class OverlapRules:
 
     min_shared_shingles: int = 4
     min_ngram_similarity: float = 0.6
-    short_text_words: int = 8
+    short_text_words: int = 10
     min_short_ngram_similarity: float = 0.75
     min_numbers: int = 3
     min_number_share: float = 0.5
