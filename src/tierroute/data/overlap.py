@@ -74,7 +74,7 @@ class OverlapRules:
     min_short_ngram_similarity: float = 0.75
     min_numbers: int = 3
     min_number_share: float = 0.5
-    min_number_similarity: float = 0.4
+    min_number_similarity: float = 0.3
 
 
 @dataclass(frozen=True, slots=True)
