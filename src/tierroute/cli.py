@@ -7,6 +7,7 @@ matplotlib, FastAPI and SQLAlchemy are imported inside the commands that use the
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -394,6 +395,104 @@ def data_validate(
     for tier in sorted({t for t, _ in counts}):
         table.add_row(tier, *[str(counts[(tier, lang)]) for lang in langs])
     console.print(table)
+
+
+NEAR_COPIES_EXIT_CODE = 6
+
+
+@data_app.command("check-overlap")
+@fail_on_errors
+def data_check_overlap(
+    train: Annotated[
+        list[Path], typer.Option("--train", help="Training file or directory (repeatable).")
+    ],
+    eval_paths: Annotated[
+        list[Path],
+        typer.Option("--eval", help="Evaluation file or directory (repeatable)."),
+    ] = [],  # noqa: B006
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            "--public",
+            help="Public datasets folder (e.g. ../shared/datasets): its items count as "
+            "evaluation texts too; no snippet of them is printed.",
+        ),
+    ] = None,
+) -> None:
+    """Find evaluation texts that are near-copies of training texts.
+
+    Prints `evalfile:line ~ trainfile:line  reason  snippet` per near-copy and exits with code 6
+    when any is found (0 when none).
+    """
+    from tierroute.data.overlap import find_near_copies
+    from tierroute.data.overlap_sources import project_refs, public_refs
+
+    if not eval_paths and public is None:
+        raise typer.BadParameter("give --eval PATH and/or --public DATASETS_DIR")
+    train_refs = project_refs(train)
+    eval_refs = project_refs(eval_paths) if eval_paths else []
+    public_count = 0
+    if public is not None:
+        if not public.is_dir():
+            raise typer.BadParameter(f"{public}: not a directory", param_hint="--public")
+        extra = public_refs(public)
+        public_count = len(extra)
+        eval_refs += extra
+    with progress_bar("checking overlap", len(eval_refs)) as advance:
+        found = find_near_copies(train_refs, eval_refs, step=advance)
+    project_files = {r.file for r in train_refs} | {
+        r.file for r in eval_refs[: len(eval_refs) - public_count]
+    }
+    for copy in found:
+        shown = copy.eval if copy.eval.file in project_files else copy.train
+        snippet = " ".join(shown.text.split())[:80]
+        typer.echo(
+            f"{copy.eval.file}:{copy.eval.line} ~ {copy.train.file}:{copy.train.line}  "
+            f"{copy.reason} {copy.score:.2f}  {snippet}"
+        )
+    by_reason = Counter(c.reason for c in found)
+    console.print(
+        f"{len(found)} near-cop{'y' if len(found) == 1 else 'ies'} "
+        f"({len({(c.eval.file, c.eval.line) for c in found})} evaluation texts, "
+        f"{len({(c.train.file, c.train.line) for c in found})} training texts) among "
+        f"{len(eval_refs)} evaluation and {len(train_refs)} training texts"
+        + (": " + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())) if found else "")
+    )
+    if found:
+        raise typer.Exit(NEAR_COPIES_EXIT_CODE)
+
+
+@data_app.command("public-eval")
+@fail_on_errors
+def data_public_eval(
+    datasets_dir: Annotated[
+        Path, typer.Argument(help="The public datasets folder (e.g. ../shared/datasets).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="JSONL file to write (keep it under data/processed/).")
+    ] = Path("data/processed/public_eval.jsonl"),
+    per_source: Annotated[
+        int | None, typer.Option(help="Keep at most N rows per public set (deterministic).")
+    ] = None,
+) -> None:
+    """Build a labeled evaluation set only from public sets that the default model never saw."""
+    from tierroute.data.io import write_jsonl
+    from tierroute.data.public_eval import PUBLIC_EVAL_SETS, build_public_eval
+
+    with progress_bar("building public evaluation set", len(PUBLIC_EVAL_SETS)) as advance:
+        result = build_public_eval(datasets_dir, per_source, step=advance)
+    count = write_jsonl((r.to_json() for r in result.rows), out)
+    table = Table(title=f"wrote {count} rows to {out}")
+    tiers = sorted({r.tier for r in result.rows})
+    table.add_column("source")
+    for tier in tiers:
+        table.add_column(tier, justify="right")
+    counts = Counter((r.source, r.tier) for r in result.rows)
+    for source in sorted({r.source for r in result.rows}):
+        table.add_row(source, *[str(counts[(source, t)]) for t in tiers])
+    console.print(table)
+    for reason, skipped in sorted(result.skipped.items()):
+        console.print(f"  left out {skipped}: {reason}")
 
 
 @app.command()
