@@ -364,9 +364,7 @@ async def test_deadline_ends_the_request_without_another_attempt(
 async def test_pool_acquire_timeout_fails_over(
     upstream: FakeUpstream, make_harness: MakeHarness
 ) -> None:
-    h = await make_harness(
-        real_clock=True, upstream={"max_connections": 1, "pool_timeout": 0.2}
-    )
+    h = await make_harness(real_clock=True, upstream={"max_connections": 1, "pool_timeout": 0.2})
     upstream.script("a", Reply.ok("holds the only connection", delay=1.0))
     slow = asyncio.create_task(h.dispatcher.complete(BODY, ["fake:a"]))
     await asyncio.sleep(0.1)

@@ -145,9 +145,7 @@ async def test_stream_chain_exhausted(upstream: FakeUpstream, make_harness: Make
 
 def test_events_are_split_whole_and_classified() -> None:
     splitter = EventSplitter()
-    assert splitter.feed(b": OPENROUTER PROCESSING\n\ndata: {\"choi") == [
-        b": OPENROUTER PROCESSING"
-    ]
+    assert splitter.feed(b': OPENROUTER PROCESSING\n\ndata: {"choi') == [b": OPENROUTER PROCESSING"]
     (event,) = splitter.feed(b'ces":[{"delta":{"content":"hey"}}],"usage":null}\r\n\r\n')
     parsed = parse_event(event)
     assert (parsed.kind, parsed.chars, parsed.usage) == (sse.CONTENT, 3, None)

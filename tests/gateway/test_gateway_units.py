@@ -141,7 +141,7 @@ def test_rpm_holds_in_every_60_second_window() -> None:
     clock = ManualClock()
     limiter = ModelLimiter(rpm=60, tpm=None, clock=clock)
     admitted: list[float] = []
-    for step in range(1200):  # one try every 0.1 s for two minutes
+    for _ in range(1200):  # one try every 0.1 s for two minutes
         if limiter.try_acquire() is not None:
             admitted.append(clock.now)
         clock.advance(0.1)
