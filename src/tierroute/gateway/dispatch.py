@@ -278,7 +278,9 @@ class Dispatcher:
                         limiter.release(reservation)
                     detail = f"request deadline of {deadline:g}s reached"
                     latency = (self._clock() - t0) * 1000.0
-                    self._calls.record(attempts, Attempt(route.ref, DEADLINE, None, latency, detail))
+                    self._calls.record(
+                        attempts, Attempt(route.ref, DEADLINE, None, latency, detail)
+                    )
                     raise DeadlineExceeded(deadline, attempts) from None
                 except BaseException:
                     # Cancelled (client gone) or rejected: tells nothing about the model's health.
