@@ -11,6 +11,7 @@ import pytest
 from tests.gateway.gateway_support import ManualClock
 from tierroute.gateway.backoff import Backoff, parse_retry_after, retry_after_from
 from tierroute.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from tierroute.gateway.dispatch import default_max_tokens_field
 from tierroute.gateway.ratelimit import ModelLimiter, estimate_tokens
 from tierroute.gateway.scrub import scrub
 
@@ -235,3 +236,23 @@ def test_scrub_masks_key_shaped_strings(text: str) -> None:
 def test_scrub_masks_a_known_secret_of_any_shape_and_truncates() -> None:
     assert scrub("your key hunter2 is wrong", ["hunter2"]) == "your key [redacted] is wrong"
     assert len(scrub("word " * 200)) == 300
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("o1", "max_completion_tokens"),
+        ("o3-mini", "max_completion_tokens"),
+        ("o4-mini-2025-04-16", "max_completion_tokens"),
+        ("openai/o3", "max_completion_tokens"),
+        ("gpt-5", "max_completion_tokens"),
+        ("gpt-5-mini", "max_completion_tokens"),
+        ("gpt-4.1", None),
+        ("gpt-4o", None),
+        ("llama3.1:8b", None),
+        ("olmo-2", None),
+        ("deepseek-chat", None),
+    ],
+)
+def test_max_completion_tokens_by_model_name(model: str, field: str | None) -> None:
+    assert default_max_tokens_field(model) == field
