@@ -164,5 +164,8 @@ def test_events_are_split_whole_and_classified() -> None:
         b'data: {"choices":[{"delta":{"tool_calls":[{"function":{"arguments":"{}"}}]}}]}'
     )
     assert tool.kind == sse.CONTENT and tool.chars == 2
+    # A CRLF split across two reads is one line end, not an event boundary.
+    assert splitter.feed(b"data: a\r") == []
+    assert splitter.feed(b"\ndata: b\r\n\r\n") == [b"data: a\ndata: b"]
     assert splitter.feed(b"data: [DONE]") == []
     assert splitter.rest() == b"data: [DONE]"

@@ -48,18 +48,19 @@ class EventSplitter:
 
     def feed(self, chunk: bytes) -> list[bytes]:
         """The events completed by ``chunk`` (CRLF line ends are normalised to LF)."""
-        if b"\r" in chunk:
-            chunk = chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
         buffer = self._buffer + chunk if self._buffer else chunk
+        if b"\r" in buffer:
+            # On the joined bytes: a CRLF split between two reads is still one line end.
+            buffer = buffer.replace(b"\r\n", b"\n")
         if b"\n\n" not in buffer:
             self._buffer = buffer
             return []
         *events, self._buffer = buffer.split(b"\n\n")
-        return [event for event in events if event.strip(b"\n")]
+        return [event for event in events if event.strip(b"\r\n")]
 
     def rest(self) -> bytes:
         """What is left after the stream ended (an unterminated last event, or nothing)."""
-        rest, self._buffer = self._buffer.strip(b"\n"), b""
+        rest, self._buffer = self._buffer.strip(b"\r\n"), b""
         return rest
 
 
