@@ -5,7 +5,8 @@ The classifier side needs only paths (``Settings``); the gateway reads one TOML 
 variables override the file with ``TIERROUTE_`` and ``__`` between levels, e.g.
 ``TIERROUTE_LOG__URL=postgresql+psycopg://...`` or ``TIERROUTE_SERVER__PORT=9000``. Secrets
 never live in the file: gateway keys come from ``TIERROUTE_API_KEYS`` (comma-separated) and
-``TIERROUTE_ADMIN_KEY``, provider keys from the variable each provider names in ``api_key_env``.
+``TIERROUTE_ADMIN_KEY``, the log's hashing secret from ``TIERROUTE_LOG_SECRET``, provider keys
+from the variable each provider names in ``api_key_env``.
 """
 
 from __future__ import annotations
@@ -137,10 +138,17 @@ class RetryConfig(_Section):
 
 
 class LogConfig(_Section):
-    """The request log: SQLAlchemy URL and whether (redacted) query text is stored."""
+    """The request log: SQLAlchemy URL, whether (redacted) query text is stored, the spool.
+
+    ``spool_dir`` holds rows the database cannot take now (replayed when it answers), the
+    dead-letter file and the log secret; unset, ``serve`` puts it next to a SQLite file or in
+    ``./tierroute-spool``. ``queue_max`` bounds the rows waiting in memory (beyond: the spool).
+    """
 
     url: str = "sqlite:///tierroute.db"
     store_text: bool = True
+    spool_dir: Path | None = None
+    queue_max: int = Field(default=10_000, ge=1)
 
 
 class ServerConfig(_Section):
@@ -208,6 +216,8 @@ class GatewayConfig(BaseSettings):
     rollout: RolloutConfig = RolloutConfig()
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     admin_key: str | None = Field(default=None, repr=False)
+    # Keys the hashes of user ids and gateway keys in the log (store.keys).
+    log_secret: str | None = Field(default=None, min_length=16, repr=False)
 
     @classmethod
     def settings_customise_sources(
@@ -281,7 +291,7 @@ class GatewayConfig(BaseSettings):
             )
 
 
-_SECRET_KEYS = ("api_keys", "admin_key")
+_SECRET_KEYS = ("api_keys", "admin_key", "log_secret")
 
 
 def _format_errors(source: str, exc: ValidationError) -> str:

@@ -27,6 +27,7 @@ The tree::
         ├── ChainRateLimited        429 + Retry-After: every model was rate-limited or open
         ├── DeadlineExceeded        504: the request's deadline passed before an answer
         ├── ChainExhausted          503: every model of the chain failed
+        ├── LogUnavailable          503: the request log cannot be read or written right now
         └── ReloadFailed            500: a model reload failed; the service keeps the old model
 
 The CLI maps these to exit codes and messages; the service maps them to HTTP status codes in
@@ -154,6 +155,17 @@ class PermissionDenied(GatewayError):
     status_code = 403
     error_type = "permission_error"
     code = "permission_denied"
+
+
+class LogUnavailable(GatewayError):
+    """The request-log database is unreachable (503); the message names no SQL or values."""
+
+    status_code = 503
+    code = "log_unavailable"
+
+    def __init__(self, cause: BaseException | None = None) -> None:
+        detail = f" ({type(cause).__name__})" if cause is not None else ""
+        super().__init__(f"The request log is unavailable right now{detail}; try again.")
 
 
 class UnknownModel(GatewayError):

@@ -29,9 +29,12 @@ def routed_chain(gateway: Gateway, text: str) -> list[str]:
     return list(gateway.client.post("/v1/classify", json={"text": text}).json()["chain"])
 
 
-def flushed_rows(gateway: Gateway, request_id: str) -> list[dict[str, object]]:
+def flushed_rows(
+    gateway: Gateway, request_id: str | None = None, *, client: str | None = None
+) -> list[dict[str, object]]:
+    """Logged rows by the gateway's request id or by the client's own ``x-request-id``."""
     gateway.client.get("/v1/stats/cost")  # flushes the log writer
-    return get_requests(gateway.engine, request_id)
+    return get_requests(gateway.engine, request_id, client_request_id=client)
 
 
 def test_non_streaming_auto_is_classified_routed_logged_and_priced(
@@ -58,12 +61,13 @@ def test_non_streaming_auto_is_classified_routed_logged_and_priced(
     expected = cost(chain[0], 120, 30)
     assert float(headers["x-tierroute-cost-usd"]) == pytest.approx(expected, abs=1e-8)
     assert 0.0 <= float(headers["x-tierroute-overhead-ms"]) < 1000.0
-    assert headers["x-request-id"] == "e2e-plain-1"
+    assert headers["x-client-request-id"] == "e2e-plain-1"
+    assert headers["x-request-id"].startswith("chatcmpl-")  # the gateway's own id
     # The provider got the upstream model name, the tier's max_tokens cap and no gateway key.
     (seen,) = fake.seen(upstream_name)
     assert seen.body["max_tokens"] == gateway.config.tiers[tier].max_tokens
     assert seen.headers["Authorization"] == f"Bearer {PROVIDER_KEY}"
-    (row,) = flushed_rows(gateway, "e2e-plain-1")
+    (row,) = flushed_rows(gateway, client="e2e-plain-1")
     assert row["status"] == 200
     assert row["tier"] == tier
     assert row["model"] == chain[0]
@@ -105,9 +109,9 @@ def test_streaming_passes_chunks_through_and_logs_usage(
     assert headers["content-type"].startswith("text/event-stream")
     assert headers["x-tierroute-model"] == chain[0]
     assert headers["x-tierroute-attempts"] == "1"
-    assert headers["x-request-id"] == "e2e-stream-1"
+    assert headers["x-client-request-id"] == "e2e-stream-1"
     assert "x-tierroute-overhead-ms" in headers
-    (row,) = flushed_rows(gateway, "e2e-stream-1")
+    (row,) = flushed_rows(gateway, client="e2e-stream-1")
     assert row["stream"] is True
     assert row["status"] == 200
     assert (row["prompt_tokens"], row["completion_tokens"]) == (50, 4)
@@ -198,7 +202,7 @@ def test_exhausted_chain_is_a_503_listing_what_was_tried(
     message = str(error.body["message"])  # type: ignore[index]
     assert chain[0] in message and chain[1] in message
     assert error.response.headers["x-tierroute-attempts"] == "2"
-    (row,) = flushed_rows(gateway, "e2e-exhausted")
+    (row,) = flushed_rows(gateway, client="e2e-exhausted")
     assert row["status"] == 503
     assert row["model"] is None
     assert "no upstream model could answer" in str(row["error"])
@@ -218,7 +222,7 @@ def test_provider_key_rejected_names_the_provider_never_the_key(
     text = caught.value.response.text
     assert "provider key for provider 'fake' was rejected" in text
     assert PROVIDER_KEY not in text
-    (row,) = flushed_rows(gateway, "e2e-401")
+    (row,) = flushed_rows(gateway, client="e2e-401")
     assert PROVIDER_KEY not in str(row)
 
 
@@ -250,7 +254,7 @@ def test_stream_broken_midway_ends_with_an_error_event(
                 received.append(chunk.choices[0].delta.content)
     assert received == ["a", " b"]
     assert fake.models_seen() == ["large"]  # never retried once bytes were sent
-    (row,) = flushed_rows(gateway, "e2e-broken")
+    (row,) = flushed_rows(gateway, client="e2e-broken")
     assert row["status"] == 502
     assert row["attempts"][-1]["outcome"] == "stream_error"
 
@@ -280,7 +284,7 @@ def test_client_disconnect_cancels_the_upstream_request(
         time.sleep(0.02)
     assert fake.cancelled == 1
     assert fake.answered == 0
-    (row,) = flushed_rows(gateway, request_id)
+    (row,) = flushed_rows(gateway, client=request_id)
     assert row["status"] == 499
     assert "disconnected" in str(row["error"])
 

@@ -41,7 +41,7 @@ def test_shutdown_writes_every_queued_row(
     engine = open_engine(config.log.url)
     rows = get_requests(engine)
     engine.dispose()
-    assert sorted(r["request_id"] for r in rows) == sorted(f"drain-{i}" for i in range(40))
+    assert sorted(r["client_request_id"] for r in rows) == sorted(f"drain-{i}" for i in range(40))
 
 
 def test_builtin_default_config_classifies_offline_and_logs_the_missing_key(
@@ -150,6 +150,7 @@ def test_request_log_on_postgresql(
     )
     with serving(config, small_models_dir, registry=CollectorRegistry()) as (server, _app):
         client = openai.OpenAI(base_url=server.url + "/v1", api_key="unused", max_retries=0)
+        ids = {}
         for stream in (False, True):
             response = client.chat.completions.with_raw_response.create(
                 model="auto",
@@ -157,21 +158,23 @@ def test_request_log_on_postgresql(
                 stream=stream,
                 extra_headers={"x-request-id": f"pg-{stream}"},
             )
+            ids[stream] = response.headers["x-request-id"]
             if stream:
                 for _ in response.parse():
                     pass
         client.close()
         feedback = httpx.post(
-            server.url + "/v1/feedback", json={"request_id": "pg-False", "tier": "simple_faq"}
+            server.url + "/v1/feedback", json={"request_id": ids[False], "tier": "simple_faq"}
         )
         assert feedback.status_code == 200
         summary = httpx.get(server.url + "/v1/stats/cost").json()
         assert summary["total_requests"] == 2
         assert summary["prompt_tokens"] == 22
     engine = open_engine(postgres_url)
-    rows = {row["request_id"]: row for row in get_requests(engine)}
+    rows = {row["client_request_id"]: row for row in get_requests(engine)}
     engine.dispose()
     assert set(rows) == {"pg-False", "pg-True"}
+    assert {rows["pg-False"]["request_id"], rows["pg-True"]["request_id"]} == set(ids.values())
     assert rows["pg-True"]["stream"] is True
     assert rows["pg-False"]["text"] == "Call me at [PHONE] please"
     assert rows["pg-True"]["completion_tokens"] == 7

@@ -25,6 +25,7 @@ def test_api_feedback_and_bulk_import_meet_in_the_export(
     config = load(write_config(tmp_path, "http://127.0.0.1:9/v1"))
     with serving(config, small_models_dir, registry=CollectorRegistry()) as (server, _app):
         headers = {"Authorization": f"Bearer {KEY}"}
+        ids: dict[str, str] = {}  # client id -> the gateway's request id
         with httpx.Client(base_url=server.url, headers=headers, timeout=10) as client:
             for rid, text in (
                 ("q-1", "Where is my order? Call me on 0901 234 567"),
@@ -34,11 +35,14 @@ def test_api_feedback_and_bulk_import_meet_in_the_export(
                     "/v1/classify", json={"text": text}, headers={"x-request-id": rid}
                 )
                 assert response.status_code == 200
-            response = client.post("/v1/feedback", json={"request_id": "q-1", "tier": "simple_faq"})
+                ids[rid] = response.headers["x-request-id"]
+            response = client.post(
+                "/v1/feedback", json={"request_id": ids["q-1"], "tier": "simple_faq"}
+            )
             assert response.status_code == 200
     # The service has shut down and flushed its log; now the bulk import, by the CLI.
     labels = write_label_file(
-        tmp_path / "labels.jsonl", [{"request_id": "q-2", "tier": "code_gen"}]
+        tmp_path / "labels.jsonl", [{"request_id": ids["q-2"], "tier": "code_gen"}]
     )
     db = ["--db", config.log.url]
     runner = CliRunner()
@@ -51,13 +55,15 @@ def test_api_feedback_and_bulk_import_meet_in_the_export(
         sources = {(r["request_id"], r["source"]) for r in get_feedback(engine)}
     finally:
         engine.dispose()
-    assert sources == {("q-1", "api"), ("q-2", "import")}
+    assert sources == {(ids["q-1"], "api"), (ids["q-2"], "import")}
 
     out = tmp_path / "export.jsonl"
     result = runner.invoke(app, ["logs", "export", "--out", str(out), "--labeled-only", *db])
     assert result.exit_code == 0, result.output
+    by_gateway_id = {v: k for k, v in ids.items()}
     rows = {
-        r["request_id"]: r for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())
+        by_gateway_id[r["request_id"]]: r
+        for r in map(json.loads, out.read_text(encoding="utf-8").splitlines())
     }
     assert {k: (v["tier"], v["label_source"]) for k, v in rows.items()} == {
         "q-1": ("simple_faq", "api"),

@@ -69,10 +69,11 @@ def test_missing_provider_key_is_503_naming_the_provider_not_the_variable(
         assert str(gateway.provider_key_env) not in response.text
         assert "'fake'" in str(error["message"])
         assert error["code"] == "provider_key_missing"
-        assert response.headers["x-request-id"] == request_id
+        assert response.headers["x-client-request-id"] == request_id
         assert response.headers["x-tierroute-tier"] in gateway.config.tiers
         gateway.client.get("/v1/stats/cost")
-        (row,) = get_requests(gateway.engine, request_id)
+        (row,) = get_requests(gateway.engine, response.headers["x-request-id"])
+        assert row["client_request_id"] == request_id
         assert row["status"] == 503
         assert row["stream"] is stream
         assert {a["outcome"] for a in row["attempts"]} == {"key_missing"}
@@ -88,6 +89,6 @@ def test_a_bare_model_name_resolves_to_its_provider(gateway: Gateway) -> None:
     assert response.status_code == 503
     assert response.headers["x-tierroute-tier"] == "passthrough"
     gateway.client.get("/v1/stats/cost")
-    (row,) = get_requests(gateway.engine, "bare-1")
+    (row,) = get_requests(gateway.engine, client_request_id="bare-1")
     assert [a["model"] for a in row["attempts"]] == ["fake:coder"]
     assert row["tier"] is None

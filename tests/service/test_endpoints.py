@@ -38,13 +38,15 @@ def test_classify_text_returns_the_decision_and_logs_it(gateway: Gateway) -> Non
     assert sum(body["probabilities"].values()) == pytest.approx(1.0, abs=1e-4)
     assert body["model"] == body["chain"][0]
     assert body["chain"] == gateway.config.tiers[body["tier"]].models
-    assert body["request_id"] == "cls-1"
-    assert response.headers["x-request-id"] == "cls-1"
+    assert body["request_id"] == response.headers["x-request-id"]
+    assert body["request_id"].startswith("clf-")  # the gateway's own id, not the client's
+    assert response.headers["x-client-request-id"] == "cls-1"
     assert body["latency_ms"] >= 0
     assert body["model_id"]
     # The stats endpoint flushes the log writer; then the row is there.
     gateway.client.get("/v1/stats/cost")
-    (row,) = get_requests(gateway.engine, "cls-1")
+    (row,) = get_requests(gateway.engine, body["request_id"])
+    assert row["client_request_id"] == "cls-1"
     assert row["endpoint"] == "classify"
     assert row["tier"] == body["tier"]
     assert row["text"].startswith("Write a Python function")
@@ -54,7 +56,7 @@ def test_classify_redacts_logged_text(gateway: Gateway) -> None:
     text = "My phone is 0901 234 567 and email an@shop.vn, where is my order?"
     gateway.client.post("/v1/classify", json={"text": text}, headers={"x-request-id": "cls-pii"})
     gateway.client.get("/v1/stats/cost")
-    (row,) = get_requests(gateway.engine, "cls-pii")
+    (row,) = get_requests(gateway.engine, client_request_id="cls-pii")
     assert row["text"] == "My phone is [PHONE] and email [EMAIL], where is my order?"
 
 
@@ -77,7 +79,8 @@ def test_classify_batch(gateway: Gateway) -> None:
     )
     assert response.status_code == 200
     results = response.json()["results"]
-    assert [r["request_id"] for r in results] == ["batch-1.0", "batch-1.1", "batch-1.2"]
+    batch_id = response.json()["request_id"]
+    assert [r["request_id"] for r in results] == [f"{batch_id}.{i}" for i in range(3)]
     singles = [gateway.client.post("/v1/classify", json={"text": t}).json() for t in inputs]
     assert [r["tier"] for r in results] == [s["tier"] for s in singles]
 
@@ -145,7 +148,7 @@ def test_missing_or_wrong_key_is_401(gateway: Gateway) -> None:
         )
         assert response.status_code == 401
         assert error_of(response)["type"] == "authentication_error"
-        assert response.headers["x-request-id"] == "unauthorised-1"
+        assert response.headers["x-request-id"].startswith("clf-")
     for path in ("/v1/models", "/v1/stats/cost"):
         assert httpx.get(gateway.url + path, timeout=5).status_code == 401
     ok = httpx.post(
@@ -177,11 +180,11 @@ def test_models_lists_auto_and_every_configured_model(gateway: Gateway) -> None:
 
 
 def test_feedback_is_stored_for_a_logged_request(gateway: Gateway) -> None:
-    gateway.client.post("/v1/classify", json={"text": "hello"}, headers={"x-request-id": "fb-1"})
-    response = gateway.client.post("/v1/feedback", json={"request_id": "fb-1", "tier": "code_gen"})
+    rid = gateway.client.post("/v1/classify", json={"text": "hello"}).headers["x-request-id"]
+    response = gateway.client.post("/v1/feedback", json={"request_id": rid, "tier": "code_gen"})
     assert response.status_code == 200
-    assert response.json() == {"request_id": "fb-1", "tier": "code_gen", "stored": True}
-    (label,) = get_feedback(gateway.engine, "fb-1")
+    assert response.json() == {"request_id": rid, "tier": "code_gen", "stored": True}
+    (label,) = get_feedback(gateway.engine, rid)
     assert label["tier"] == "code_gen"
     assert label["user_key"]  # hash of the API key, never the key itself
     assert gateway.keys[0] not in label["user_key"]
@@ -191,8 +194,8 @@ def test_feedback_errors(gateway: Gateway) -> None:
     unknown = gateway.client.post("/v1/feedback", json={"request_id": "nope", "tier": "code_gen"})
     assert unknown.status_code == 404
     assert error_of(unknown)["param"] == "request_id"
-    gateway.client.post("/v1/classify", json={"text": "hello"}, headers={"x-request-id": "fb-2"})
-    bad_tier = gateway.client.post("/v1/feedback", json={"request_id": "fb-2", "tier": "gold"})
+    rid = gateway.client.post("/v1/classify", json={"text": "hello"}).headers["x-request-id"]
+    bad_tier = gateway.client.post("/v1/feedback", json={"request_id": rid, "tier": "gold"})
     assert bad_tier.status_code == 422
     assert error_of(bad_tier)["param"] == "tier"
     missing = gateway.client.post("/v1/feedback", json={"tier": "code_gen"})

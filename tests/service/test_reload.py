@@ -116,11 +116,11 @@ def test_reload_under_load_drops_no_request(served: Served) -> None:
     with sdk(served.url) as client:
         assert ask(client, "after-reloads") == new
     rows = served.rows()
-    load_rows = [r for r in rows if str(r["request_id"]).startswith("load-")]
+    load_rows = [r for r in rows if str(r["client_request_id"]).startswith("load-")]
     assert len(load_rows) == 240
     assert all(r["status"] == 200 for r in load_rows)
     assert Counter(r["model_id"] for r in load_rows) == outcomes
-    after = [r for r in rows if r["request_id"] == "after-reloads"]
+    after = [r for r in rows if r["client_request_id"] == "after-reloads"]
     assert [r["model_id"] for r in after] == [new]
     ready = served.http.get("/readyz").json()
     assert ready["model_id"] == new

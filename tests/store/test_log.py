@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from tierroute.exceptions import ConfigError
+from tierroute.exceptions import ConfigError, LogUnavailable
 from tierroute.store import (
     FeedbackRecord,
     LogWriter,
@@ -161,7 +161,7 @@ def test_unwritable_rows_go_to_the_dead_letter_file(tmp_path: Path) -> None:
     writer.submit(chat("lost-1", "p:m", "simple_faq", 0.5))
     failed = writer.add_feedback(FeedbackRecord(tier="simple_faq", request_id="lost-1"))
     writer.close()
-    with pytest.raises(Exception, match="no such table"):
+    with pytest.raises(LogUnavailable, match="OperationalError"):
         failed.result(timeout=5)
     lines = [json.loads(line) for line in dead.read_text().splitlines()]
     assert {(line["table"], line["request_id"]) for line in lines} == {

@@ -51,8 +51,8 @@ class Served:
             engine.dispose()
 
     def rows_by_id(self) -> dict[str, dict[str, Any]]:
-        """Logged requests by request id."""
-        return {str(row["request_id"]): row for row in self.rows()}
+        """Logged requests by the client's ``x-request-id`` (the tests send their own)."""
+        return {str(row["client_request_id"]): row for row in self.rows()}
 
 
 @contextmanager

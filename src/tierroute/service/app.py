@@ -39,7 +39,7 @@ from tierroute.service.routes import (
 )
 from tierroute.service.routing import TierRouter
 from tierroute.service.state import ServiceState
-from tierroute.store import LogWriter, open_engine
+from tierroute.store import LogWriter, key_hasher, open_engine
 
 logger = logging.getLogger(__name__)
 
@@ -59,12 +59,15 @@ def create_app(
     *,
     registry: CollectorRegistry | None = None,
     dead_letter: Path | None = None,
+    spool_dir: Path | None = None,
     freeze_gc: bool = False,
 ) -> FastAPI:
     """The gateway app for ``config``, routing with the model at ``model_path``.
 
     ``registry`` receives the app's metrics (a fresh one by default); ``dead_letter`` is where
-    log rows go that the database keeps refusing; ``freeze_gc`` (for a serving process, not
+    log rows go that the database refuses; ``spool_dir`` turns on the durable spool for rows
+    the database cannot take now (``serve`` always sets it) and holds the log secret;
+    ``freeze_gc`` (for a serving process, not
     tests) moves everything loaded at start-up out of the garbage collector's reach.
     """
 
@@ -77,9 +80,16 @@ def create_app(
         rollout = await asyncio.to_thread(load_rollout, config, models_root, model.model_id)
         service_metrics = ServiceMetrics(registry)
         engine = await asyncio.to_thread(open_engine, config.log.url)
-        writer = LogWriter(engine, dead_letter=dead_letter)
+        writer = LogWriter(
+            engine,
+            dead_letter=dead_letter,
+            spool_dir=spool_dir,
+            max_queue=config.log.queue_max,
+        )
         writer.start()
         service_metrics.watch_log_backlog(lambda: writer.backlog)
+        service_metrics.watch_log_writer(writer)
+        hasher = await asyncio.to_thread(key_hasher, config.log_secret, spool_dir)
         dispatcher = Dispatcher(config, metrics=service_metrics.gateway)
         await dispatcher.start()
         if not config.api_keys:
@@ -93,7 +103,7 @@ def create_app(
         )
         reloader = Reloader(config, models_root)
         state = ServiceState(config, router, dispatcher, engine, writer, service_metrics)
-        state.rollout, state.reloader = rollout, reloader
+        state.rollout, state.reloader, state.hasher = rollout, reloader, hasher
         sighup = reloader.install_sighup(state)
         logger.info(
             "challenger: %s (%s); reload with POST /admin/reload%s",

@@ -14,6 +14,7 @@ from starlette.exceptions import HTTPException
 
 from tierroute.exceptions import AuthenticationFailed, PermissionDenied
 from tierroute.service.state import ServiceState
+from tierroute.store import ALL_KEYS, Owner
 
 
 def service_state(request: Request) -> ServiceState:
@@ -58,6 +59,31 @@ async def require_api_key(request: Request, state: State) -> str | None:
 
 
 ApiKey = Annotated[str | None, Depends(require_api_key)]
+
+
+def check_log_scope(request: Request, state: ServiceState) -> Owner:
+    """Whose logged requests the caller may read or label: every key's for the admin key,
+    else its own gateway key's (401 for a wrong key); None on an open gateway."""
+    admin_key = state.config.admin_key
+    if admin_key:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        token = token.strip()
+        if (
+            scheme.lower() == "bearer"
+            and token
+            and hmac.compare_digest(token.encode("utf-8"), admin_key.encode("utf-8"))
+        ):
+            return ALL_KEYS
+    api_key = check_api_key(request, state)
+    return state.hasher(api_key) if api_key else None
+
+
+async def require_log_scope(request: Request, state: State) -> Owner:
+    """Dependency: the caller's log scope (see ``check_log_scope``)."""
+    return check_log_scope(request, state)
+
+
+LogScope = Annotated[Owner, Depends(require_log_scope)]
 
 
 def check_admin_key(request: Request, state: ServiceState) -> None:

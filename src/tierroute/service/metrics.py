@@ -3,15 +3,19 @@
 ``GatewayMetrics`` (tierroute.gateway.metrics) holds requests by tier/model/status, total,
 upstream and classification latency, attempts, failovers, tokens and cost; the dispatcher and
 the chat route record into it. The service adds the overhead histogram (time the gateway adds to
-a chat request) and the request-log backlog. Each app has its own registry, so tests can run
+a chat request), the request-log backlog and the log writer's row counters
+(``tierroute_log_rows_{written,spooled,replayed,dead_lettered,dropped}_total``). Each app has its own registry, so tests can run
 several apps in one process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
+from prometheus_client.registry import Collector
 
 from tierroute.gateway.metrics import GatewayMetrics
 
@@ -39,3 +43,27 @@ class ServiceMetrics:
     def watch_log_backlog(self, backlog: Callable[[], float]) -> None:
         """Read the writer's backlog at scrape time."""
         self.log_backlog.set_function(backlog)
+
+    def watch_log_writer(self, writer: Any) -> None:
+        """Export the writer's row counters (read at scrape time; the writer keeps the counts)."""
+        self.registry.register(_LogRowCounters(writer))
+
+
+_LOG_COUNTERS = {
+    "written": "Request-log rows stored in the database from the queue.",
+    "spooled": "Request-log rows written to the spool (database unreachable or queue full).",
+    "replayed": "Spooled request-log rows stored in the database later.",
+    "dead_lettered": "Request-log rows the database refused, kept in the dead-letter file.",
+    "dropped": "Request-log rows lost (no spool or dead-letter file could take them).",
+}
+
+
+class _LogRowCounters(Collector):
+    def __init__(self, writer: Any) -> None:
+        self.writer = writer
+
+    def collect(self) -> Iterator[CounterMetricFamily]:
+        for name, documentation in _LOG_COUNTERS.items():
+            yield CounterMetricFamily(
+                f"tierroute_log_rows_{name}", documentation, value=getattr(self.writer, name)
+            )

@@ -11,6 +11,7 @@ import uvicorn
 from tierroute.classifier.bootstrap import ensure_champion
 from tierroute.config import get_settings, load_gateway_config
 from tierroute.service.app import create_app
+from tierroute.store import default_spool_dir
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +34,9 @@ def run(
     # Requests allocate many short-lived objects that reference counting frees; collecting
     # generation 0 every 700 allocations mostly finds nothing. Every 50,000 is enough.
     gc.set_threshold(50_000, 20, 100)
-    app = create_app(config, model_path, freeze_gc=True)
+    # A served gateway always spools: a database outage must not lose log rows.
+    spool_dir = config.log.spool_dir or default_spool_dir(config.log.url)
+    app = create_app(config, model_path, spool_dir=spool_dir, freeze_gc=True)
     uvicorn.run(
         app,
         host=host or config.server.host,

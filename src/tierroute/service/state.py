@@ -12,7 +12,7 @@ from tierroute.config import GatewayConfig
 from tierroute.gateway.dispatch import Dispatcher
 from tierroute.service.metrics import ServiceMetrics
 from tierroute.service.routing import TierRouter
-from tierroute.store import LogWriter
+from tierroute.store import KeyHasher, LogWriter
 
 if TYPE_CHECKING:
     from tierroute.service.reload import Reloader
@@ -30,6 +30,8 @@ class ServiceState:
     writer: LogWriter
     metrics: ServiceMetrics
     started_at: float = field(default_factory=time.time)
+    # Keyed hashes of gateway keys and user ids for the log (store.keys).
+    hasher: KeyHasher = field(default_factory=KeyHasher.ephemeral)
     # The challenger (shadow/canary) and the reloader that swaps router and rollout together.
     rollout: Rollout | None = None
     reloader: Reloader | None = None

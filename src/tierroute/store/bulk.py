@@ -18,6 +18,8 @@ import orjson
 from sqlalchemy import JSON, Connection, DateTime, Engine, Table, insert
 
 _SQLITE_DATETIME = "%Y-%m-%d %H:%M:%S.%f"
+_JSON_NUL = b"\\u0000"
+_JSON_REPLACEMENT = b"\\ufffd"
 
 
 class BulkInsert:
@@ -48,7 +50,10 @@ class BulkInsert:
 
     def _convert(self, row: dict[str, Any]) -> dict[str, Any]:
         for key in self.json_keys:
-            row[key] = orjson.dumps(row[key]).decode("utf-8")
+            encoded = orjson.dumps(row[key])
+            if _JSON_NUL in encoded:  # PostgreSQL text cannot hold U+0000 (see sanitize)
+                encoded = encoded.replace(_JSON_NUL, _JSON_REPLACEMENT)
+            row[key] = encoded.decode("utf-8")
         for key in self.datetime_keys:
             value = row[key]
             if isinstance(value, datetime):

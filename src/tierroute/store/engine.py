@@ -10,6 +10,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from tierroute.exceptions import ConfigError
+from tierroute.store.migrate import add_missing_columns
 from tierroute.store.schema import metadata
 
 
@@ -19,6 +20,25 @@ def normalize_url(url: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def default_spool_dir(url: str) -> Path:
+    """Where ``serve`` keeps the spool, dead letters and log secret when ``log.spool_dir`` is unset.
+
+    Next to a SQLite file (``<file>-spool/``); for a server database, ``./tierroute-spool/``.
+    """
+    parsed = make_url(normalize_url(url))
+    database = parsed.database
+    is_file = database is not None and database not in ("", ":memory:")
+    if parsed.get_backend_name() == "sqlite" and is_file and not str(database).startswith("file:"):
+        path = Path(str(database)).expanduser()
+        return path.parent / f"{path.name}-spool"
+    return Path("tierroute-spool")
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).splitlines()
+    return lines[0][:200] if lines else ""
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -31,25 +51,35 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def open_engine(url: str, *, create: bool = True) -> Engine:
-    """An engine for the log at ``url`` with its tables created (``log.url`` in the config)."""
+    """An engine for the log at ``url``, tables created or migrated (``log.url`` in the config)."""
     try:
         parsed = make_url(normalize_url(url))
     except ArgumentError as exc:
         raise ConfigError(f"log.url: not a database URL: {url!r}") from exc
+    # hide_parameters: SQLAlchemy's errors never quote the rows' values (the users' text).
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:" and not database.startswith("file:"):
             Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(parsed, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False}, hide_parameters=True
+        )
         event.listen(engine, "connect", _sqlite_pragmas)
     else:
-        engine = create_engine(parsed, pool_pre_ping=True)
+        # A short connect timeout: during an outage the writer spools instead of hanging.
+        engine = create_engine(
+            parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}, hide_parameters=True
+        )
     if create:
         try:
             metadata.create_all(engine)
+            add_missing_columns(engine, metadata)
         except SQLAlchemyError as exc:
             engine.dispose()
+            cause = _first_line(getattr(exc, "orig", None) or exc)
+            # Class and first line: the rest of a driver's message may carry SQL and parameters.
             raise ConfigError(
-                f"log.url: cannot open the request log at {parsed.render_as_string()}: {exc}"
+                f"log.url: cannot open the request log at {parsed.render_as_string()}: "
+                f"{type(exc).__name__}: {cause}"
             ) from exc
     return engine

@@ -1,14 +1,37 @@
-"""Read the request log: cost summary, look-ups by request id. Reads only; writes live in writer."""
+"""Read the request log: cost summary, look-ups by request id. Reads only; writes live in writer.
+
+The API's reads are scoped to one gateway key: ``owner`` is the keyed hash of the caller's key
+(None: requests made without a key, on an open gateway), and ``ALL_KEYS`` (admin) lifts it.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Final
 
-from sqlalchemy import Engine, case, func, select
+from sqlalchemy import ColumnElement, Engine, case, func, select
 
 from tierroute.store.records import utcnow
 from tierroute.store.schema import feedback, requests
+
+
+class _AllKeys:
+    def __repr__(self) -> str:
+        return "ALL_KEYS"
+
+
+ALL_KEYS: Final = _AllKeys()
+"""Scope that sees every key's requests (the admin key)."""
+
+Owner = str | None | _AllKeys
+
+
+def _owned_by(owner: Owner) -> list[ColumnElement[bool]]:
+    if isinstance(owner, _AllKeys):
+        return []
+    if owner is None:
+        return [requests.c.api_key_hash.is_(None)]
+    return [requests.c.api_key_hash == owner]
 
 
 def _group(rows: Any, key: str) -> list[dict[str, Any]]:
@@ -31,8 +54,12 @@ def _group(rows: Any, key: str) -> list[dict[str, Any]]:
     return out
 
 
-def cost_summary(engine: Engine, hours: float, now: datetime | None = None) -> dict[str, Any]:
+def cost_summary(
+    engine: Engine, hours: float, now: datetime | None = None, *, owner: Owner = ALL_KEYS
+) -> dict[str, Any]:
     """Chat requests, tokens and cost over the last ``hours``: totals, by model and by tier.
+
+    Only ``owner``'s requests (see the module doc); every key's by default.
 
     The write-up's ``get_cost_summary`` (total requests, tokens, cost, average cost per request,
     per model), plus the split by tier and the error count.
@@ -50,6 +77,7 @@ def cost_summary(engine: Engine, hours: float, now: datetime | None = None) -> d
         requests.c.endpoint == "chat",
         requests.c.created_at >= since,
         requests.c.created_at <= end,
+        *_owned_by(owner),
     )
     with engine.connect() as conn:
         total = conn.execute(select(*columns).where(*where)).one()
@@ -78,20 +106,23 @@ def cost_summary(engine: Engine, hours: float, now: datetime | None = None) -> d
     }
 
 
-def request_exists(engine: Engine, request_id: str) -> bool:
-    """Whether a request with this id was logged."""
+def request_exists(engine: Engine, request_id: str, *, owner: Owner = ALL_KEYS) -> bool:
+    """Whether a request with this id was logged (by ``owner``'s key; any key by default)."""
+    query = select(requests.c.id).where(requests.c.request_id == request_id, *_owned_by(owner))
     with engine.connect() as conn:
-        found = conn.execute(
-            select(requests.c.id).where(requests.c.request_id == request_id).limit(1)
-        ).first()
+        found = conn.execute(query.limit(1)).first()
     return found is not None
 
 
-def get_requests(engine: Engine, request_id: str | None = None) -> list[dict[str, Any]]:
-    """Logged request rows (all, or those of one request id), oldest first."""
+def get_requests(
+    engine: Engine, request_id: str | None = None, *, client_request_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Logged request rows (all, or those of one gateway or client request id), oldest first."""
     query = select(requests).order_by(requests.c.id)
     if request_id is not None:
         query = query.where(requests.c.request_id == request_id)
+    if client_request_id is not None:
+        query = query.where(requests.c.client_request_id == client_request_id)
     with engine.connect() as conn:
         return [dict(row._mapping) for row in conn.execute(query)]
 

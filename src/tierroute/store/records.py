@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import asdict, dataclass, field, fields
 from datetime import UTC, datetime
 from typing import Any
@@ -16,11 +15,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
 
-def user_key_hash(value: str) -> str:
-    """A stable, non-reversible key for a client user or API key (canary stickiness)."""
-    return hashlib.sha256(value.encode("utf-8")).hexdigest()[:32]
-
-
 @dataclass(slots=True)
 class RequestRecord:
     """One accepted request: the routing decision, the dispatch outcome, latency, tokens, cost.
@@ -30,6 +24,10 @@ class RequestRecord:
     ``text`` is the redacted query text, or None when the config says not to store text.
     ``route_side`` tells which classifier routed the request (``"champion"`` or ``"canary"``);
     ``challenger_*`` hold a shadow or canary challenger's decision when one ran.
+    ``request_id`` is the gateway's unguessable id; ``client_request_id`` the client's own
+    ``x-request-id`` (kept apart, never trusted as a key); ``api_key_hash`` the keyed hash of
+    the gateway key that made the request (scopes feedback and stats), ``user_key`` that of the
+    client's ``user`` field or else its key (canary stickiness); both from ``KeyHasher``.
     """
 
     request_id: str
@@ -59,16 +57,18 @@ class RequestRecord:
     route_side: str = CHAMPION
     challenger_tier: str | None = None
     challenger_model_id: str | None = None
+    client_request_id: str | None = None
+    api_key_hash: str | None = None
 
     def row(self) -> dict[str, Any]:
         """Column values for the ``requests`` table (shallow: asdict's deep copy costs 40 µs)."""
-        values = {name: getattr(self, name) for name in _REQUEST_FIELDS}
+        values = {name: getattr(self, name) for name in REQUEST_FIELDS}
         values["attempt_count"] = len(self.attempts)
         return values
 
 
-_REQUEST_FIELDS = tuple(f.name for f in fields(RequestRecord))
-REQUEST_COLUMNS: tuple[str, ...] = (*_REQUEST_FIELDS, "attempt_count")
+REQUEST_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(RequestRecord))
+REQUEST_COLUMNS: tuple[str, ...] = (*REQUEST_FIELDS, "attempt_count")
 """The ``requests`` columns a ``RequestRecord.row()`` fills (all but the generated id)."""
 
 

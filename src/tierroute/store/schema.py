@@ -4,6 +4,11 @@ Timestamps are naive UTC on every backend. Columns for the learning loop are her
 start so that exports, shadow and canary analysis need no migration: ``user_key`` (hash of the
 client's user field or API key), ``route_side`` ("champion" or "canary") and the challenger's
 ``challenger_tier`` / ``challenger_model_id`` (NULL when no challenger ran).
+
+Tenancy: ``request_id`` is the gateway's own unguessable id; a client's ``x-request-id`` is kept
+apart in ``client_request_id``; ``api_key_hash`` (keyed hash of the gateway key that made the
+request) scopes feedback and cost statistics to that key. Columns added after a log was created
+are added at start-up (``store.migrate``): new columns must be nullable or carry a default.
 """
 
 from __future__ import annotations
@@ -55,6 +60,8 @@ requests = Table(
     Column("route_side", String(16), nullable=False, default="champion"),
     Column("challenger_tier", String(64)),
     Column("challenger_model_id", String(128)),
+    Column("client_request_id", String(128)),
+    Column("api_key_hash", String(64)),
     Index("ix_requests_request_id", "request_id"),
     Index("ix_requests_created_at", "created_at"),
 )

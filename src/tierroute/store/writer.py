@@ -1,33 +1,39 @@
-"""The one module that writes the request log: a queue drained by a background thread.
+"""The one module that writes the request log: a bounded queue drained by a background thread.
 
 Request handlers call ``LogWriter.submit`` (a non-blocking ``SimpleQueue.put``), so the event
 loop never waits on the database. The writer thread wakes on the first queued row, lingers
-``linger_s`` (50 ms) for more to arrive, then inserts up to ``batch_size`` rows in one
-transaction: a transaction per row cost about 200 µs of the serving process's CPU, a row in a
-batch about 25 µs. ``flush`` and ``close`` cut the linger short. ``close`` drains the queue before it returns, so a graceful
-shutdown loses nothing; rows the database keeps refusing after the retries go to the
-``dead_letter`` JSON-lines file (if one is set) instead of being dropped silently.
+``linger_s`` (50 ms) for more, then stores up to ``batch_size`` rows in one transaction (a
+transaction per row cost about 200 µs of the serving process's CPU, a row in a batch 25 µs).
+
+Nothing accepted is lost (``persist`` and ``spool`` say how): a bad row is set aside alone, to
+the dead-letter file; while the database is unreachable, rows go to the durable spool and the
+writer probes every ``probe_s``, replaying the spool once it answers (and on start). The queue
+holds at most ``max_queue`` rows: beyond that ``submit`` spills to the spool. Only without a
+spool directory can rows be lost (``dropped``), and each loss is logged with its request id.
+Logs name error classes, counts and ids, never the rows' text or SQL parameters.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import queue
 import threading
 import time
+import traceback
 from collections.abc import Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Engine, insert
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy import Engine
 
-from tierroute.store.bulk import BulkInsert
-from tierroute.store.records import REQUEST_COLUMNS, FeedbackRecord, RequestRecord
-from tierroute.store.schema import feedback, requests
+from tierroute.exceptions import LogUnavailable
+from tierroute.store.keep import RowKeeper
+from tierroute.store.persist import RowStore
+from tierroute.store.records import FeedbackRecord, RequestRecord
+from tierroute.store.replay import replay_spool
+from tierroute.store.spool import Spool
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +59,12 @@ _Item = RequestRecord | _Feedback | _Flush | _Stop
 
 
 class LogWriter:
-    """Batching background writer for ``requests`` and ``feedback`` rows."""
+    """Batching background writer for ``requests`` and ``feedback`` rows.
+
+    ``spool_dir`` enables the durable spool (and puts the dead-letter file there unless
+    ``dead_letter`` names one). Counters: ``written``, ``spooled``, ``replayed``,
+    ``dead_lettered`` and ``dropped`` rows.
+    """
 
     def __init__(
         self,
@@ -62,28 +73,65 @@ class LogWriter:
         batch_size: int = 1024,
         linger_s: float = 0.05,
         dead_letter: Path | None = None,
+        spool_dir: Path | None = None,
+        max_queue: int = 10_000,
+        probe_s: float = 1.0,
         retry_delays: Sequence[float] = DEFAULT_RETRY_DELAYS,
     ) -> None:
         self.engine = engine
         self.batch_size = batch_size
         self.linger_s = linger_s
+        self.max_queue = max_queue
+        self.probe_s = probe_s
+        self.spool = Spool(spool_dir) if spool_dir is not None else None
+        self.dead_letter = dead_letter or (self.spool.dead_letter if self.spool else None)
+        self.store = RowStore(engine, retry_delays)
+        # Counted by the writer thread only; the submitting threads count apart (below).
+        self.written = self.replayed = 0
+        self.keeper = RowKeeper(self.spool, self.dead_letter)
+        self._submit_lock = threading.Lock()
+        self._spilled_rows = self._dropped_on_submit = 0
         self._wake = threading.Event()
-        self.dead_letter = dead_letter
-        self.retry_delays = tuple(retry_delays)
-        self.written = 0
-        self.dead_lettered = 0
         self._queue: queue.SimpleQueue[_Item] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
-        self._request_insert: BulkInsert | None = None
         self._closed = False
+        self._down = False  # the database was unreachable at the last try
+        self._last_probe = 0.0
+        self._last_error: BaseException | None = None
+        self._spilled = False  # rows went to the spool while the database was up
 
     @property
     def backlog(self) -> int:
         """Items queued and not yet taken by the writer thread (approximate)."""
         return self._queue.qsize()
 
+    @property
+    def spooled(self) -> int:
+        """Rows written to the spool (database unreachable, or the queue full)."""
+        return self.keeper.spooled + self._spilled_rows
+
+    @property
+    def dropped(self) -> int:
+        """Rows lost: no spool or dead-letter file could take them."""
+        return self.keeper.dropped + self._dropped_on_submit
+
+    @property
+    def dead_lettered(self) -> int:
+        """Rows set aside in the dead-letter file (refused by the database, or damaged)."""
+        return self.keeper.dead_lettered
+
+    @property
+    def spool_pending(self) -> bool:
+        """Whether spooled rows wait to be replayed."""
+        return self.spool is not None and self.spool.pending()
+
+    @property
+    def database_down(self) -> bool:
+        """Whether the last write found the database unreachable."""
+        return self._down
+
     def start(self) -> None:
-        """Start the writer thread (idempotent)."""
+        """Start the writer thread (idempotent); it replays the spool first."""
         if self._thread is None:
             self._thread = threading.Thread(
                 target=self._run, name="tierroute-log-writer", daemon=True
@@ -91,24 +139,38 @@ class LogWriter:
             self._thread.start()
 
     def submit(self, record: RequestRecord) -> None:
-        """Queue one request row; never blocks."""
+        """Queue one request row; never blocks (a full queue spills to the spool)."""
         if self._closed:
             logger.warning("request log closed: writing %s synchronously", record.request_id)
-            self._write([record.row()], [])
+            self._store_requests([record.row()])
+            return
+        if self._queue.qsize() >= self.max_queue:
+            self._spill(record)
             return
         self._queue.put(record)
+
+    def _spill(self, record: RequestRecord) -> None:
+        with self._submit_lock:
+            if self.spool is None:
+                self._dropped_on_submit += 1
+                logger.error("request log queue full, no spool: request %s lost", record.request_id)
+                return
+            # Flushed, not fsynced: this runs on the event loop, and only under overload.
+            self.spool.append("requests", [record.row()], sync=False)
+            self._spilled_rows += 1
+            self._spilled = True
 
     def add_feedback(self, record: FeedbackRecord) -> Future[None]:
         """Queue a feedback row; the future resolves once it is stored (or fails)."""
         done: Future[None] = Future()
         if self._closed:
-            done.set_exception(RuntimeError("the request log is closed"))
+            done.set_exception(LogUnavailable())
         else:
             self._queue.put(_Feedback(record, done))
         return done
 
     def flush(self) -> Future[None]:
-        """A future that resolves when everything submitted before this call is written."""
+        """A future that resolves when everything submitted before this call is handled."""
         done: Future[None] = Future()
         if self._closed or self._thread is None:
             done.set_result(None)
@@ -118,7 +180,7 @@ class LogWriter:
         return done
 
     def close(self, timeout: float | None = 30.0) -> None:
-        """Write everything queued, then stop the thread."""
+        """Write (or spool) everything queued, then stop the thread."""
         if self._closed:
             return
         self._closed = True
@@ -141,9 +203,16 @@ class LogWriter:
                 return
 
     def _run(self) -> None:
+        self._replay()
         while True:
-            items = [self._queue.get()]
-            if self.linger_s > 0 and isinstance(items[0], RequestRecord | _Feedback):
+            waiting = self._down or self._spilled
+            try:
+                first = self._queue.get(timeout=self.probe_s if waiting else None)
+            except queue.Empty:
+                self._recover()
+                continue
+            items = [first]
+            if self.linger_s > 0 and isinstance(first, RequestRecord | _Feedback):
                 self._wake.wait(self.linger_s)
             self._wake.clear()
             while len(items) < self.batch_size:
@@ -151,96 +220,124 @@ class LogWriter:
                     items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-            if self._process(items):
-                return
+            try:
+                if self._process(items):
+                    return
+            except Exception as exc:
+                self._rescue(items, exc)
+            if self._spilled and self._queue.qsize() == 0:
+                self._recover()
 
     def _process(self, items: list[_Item]) -> bool:
-        """Write one batch and resolve its futures; True when a stop marker was seen."""
-        request_rows: list[dict[str, Any]] = []
-        feedback_items: list[_Feedback] = []
-        flushes: list[_Flush] = []
-        stop = False
-        for item in items:
-            if isinstance(item, RequestRecord):
-                request_rows.append(item.row())
-            elif isinstance(item, _Feedback):
-                feedback_items.append(item)
-            elif isinstance(item, _Flush):
-                flushes.append(item)
-            else:
-                stop = True
+        """Store one batch and resolve its futures; True when a stop marker was seen."""
+        stop = any(isinstance(item, _Stop) for item in items)
         if stop:
             # Whatever arrived between the stop marker and now still belongs to this run.
             self._closed = True
             while True:
                 try:
-                    late = self._queue.get_nowait()
+                    items.append(self._queue.get_nowait())
                 except queue.Empty:
                     break
-                if isinstance(late, RequestRecord):
-                    request_rows.append(late.row())
-                elif isinstance(late, _Feedback):
-                    feedback_items.append(late)
-                elif isinstance(late, _Flush):
-                    flushes.append(late)
-        error = None
-        if request_rows or feedback_items:
-            error = self._write(request_rows, [f.record.row() for f in feedback_items])
-        for item in feedback_items:
-            if error is None:
+        request_rows = [item.row() for item in items if isinstance(item, RequestRecord)]
+        feedback_items = [item for item in items if isinstance(item, _Feedback)]
+        if request_rows:
+            self._store_requests(request_rows)
+        if feedback_items:
+            self._store_feedback(feedback_items)
+        for item in items:
+            if isinstance(item, _Flush):
                 item.done.set_result(None)
-            else:
-                item.done.set_exception(error)
-        for flush in flushes:
-            flush.done.set_result(None)
         return stop
 
-    def _bulk_requests(self) -> BulkInsert:
-        if self._request_insert is None:
-            self._request_insert = BulkInsert(self.engine, requests, REQUEST_COLUMNS)
-        return self._request_insert
-
-    def _write(
-        self, request_rows: list[dict[str, Any]], feedback_rows: list[dict[str, Any]]
-    ) -> Exception | None:
-        """Insert both lists in one transaction, retrying; None on success, else the last error."""
-        last: Exception | None = None
-        for delay in (0.0, *self.retry_delays):
-            if delay:
-                time.sleep(delay)
-            try:
-                with self.engine.begin() as conn:
-                    if request_rows:
-                        self._bulk_requests().execute(conn, request_rows)
-                    if feedback_rows:
-                        conn.execute(insert(feedback), feedback_rows)
-            except SQLAlchemyError as exc:
-                last = exc
-                logger.warning("request log write failed (%s); retrying", type(exc).__name__)
-                continue
-            self.written += len(request_rows) + len(feedback_rows)
-            return None
-        self._dead_letter(request_rows, feedback_rows, last)
-        return last
-
-    def _dead_letter(
-        self,
-        request_rows: list[dict[str, Any]],
-        feedback_rows: list[dict[str, Any]],
-        error: Exception | None,
-    ) -> None:
-        count = len(request_rows) + len(feedback_rows)
-        self.dead_lettered += count
-        if self.dead_letter is None:
-            logger.error("request log: %d row(s) could not be written, lost: %s", count, error)
-            return
-        with self.dead_letter.open("a", encoding="utf-8") as handle:
-            for table, rows in (("requests", request_rows), ("feedback", feedback_rows)):
-                for row in rows:
-                    handle.write(json.dumps({"table": table, **row}, default=str) + "\n")
+    def _rescue(self, items: list[_Item], exc: Exception) -> None:
+        """The writer outlives any surprise: keep the batch's rows, resolve its futures."""
+        # The frames only: an exception's message may quote a row's values.
+        frames = "".join(traceback.format_tb(exc.__traceback__))
         logger.error(
-            "request log: %d row(s) could not be written; saved to %s: %s",
-            count,
-            self.dead_letter,
-            error,
+            "request log writer: unexpected %s on a batch of %d item(s)\n%s",
+            type(exc).__name__,
+            len(items),
+            frames,
         )
+        rows = [item.row() for item in items if isinstance(item, RequestRecord)]
+        try:
+            self.keeper.to_dead_letter("requests", rows, exc)
+        except Exception as again:
+            self.keeper.dropped += len(rows)
+            logger.error("request log: %d row(s) lost (%s)", len(rows), type(again).__name__)
+        for item in items:
+            if isinstance(item, _Feedback) and not item.done.done():
+                item.done.set_exception(LogUnavailable(exc))
+            elif isinstance(item, _Flush) and not item.done.done():
+                item.done.set_result(None)
+
+    def _store_requests(self, rows: list[dict[str, Any]]) -> None:
+        if self._down and not self._recover():
+            self.keeper.keep(rows, None)
+            return
+        outcome = self.store.store_requests(rows)
+        self.written += outcome.written
+        if outcome.refused:
+            self.keeper.set_aside(outcome.refused, outcome.error)
+        if outcome.unwritten:
+            self._mark_down(outcome.error)
+            self.keeper.keep(outcome.unwritten, outcome.error)
+
+    def _store_feedback(self, items: list[_Feedback]) -> None:
+        if self._down and not self._recover():
+            error: BaseException | None = self._last_error or LogUnavailable()
+        else:
+            error = self.store.store_feedback([item.record.row() for item in items])
+        if error is None:
+            self.written += len(items)
+            for item in items:
+                item.done.set_result(None)
+            return
+        # The client is told (503) and may send the label again; the row is kept for the record.
+        self.keeper.to_dead_letter("feedback", [item.record.row() for item in items], error)
+        for item in items:
+            item.done.set_exception(LogUnavailable(error))
+
+    def _mark_down(self, error: BaseException | None) -> None:
+        if not self._down:
+            logger.error(
+                "request log: database unreachable (%s); %s",
+                type(error).__name__,
+                "spooling rows" if self.spool else "rows go to the dead-letter file",
+            )
+        self._down = True
+        self._last_error = error
+        self._last_probe = time.monotonic()
+
+    def _recover(self) -> bool:
+        """Probe a database found down (at most every ``probe_s``), replay the spool when up."""
+        if self._down:
+            if time.monotonic() - self._last_probe < self.probe_s:
+                return False
+            self._last_probe = time.monotonic()
+            if not self.store.probe():
+                return False
+            self._down = False
+            logger.warning("request log: database reachable again; replaying the spool")
+        self._replay()
+        return not self._down
+
+    def _replay(self) -> None:
+        if self.spool is None:
+            return
+        self._spilled = False
+        result = replay_spool(self.spool, self.store, self.batch_size)
+        self.replayed += result.written
+        if result.refused:
+            self.keeper.set_aside(result.refused, result.error)
+        if result.damaged:
+            self.keeper.dead_letter_lines(b"".join(result.damaged), len(result.damaged), None)
+        if result.interrupted:
+            self._mark_down(result.error)
+        elif result.written or result.refused:
+            logger.warning(
+                "request log: replayed %d spooled row(s), %d refused",
+                result.written,
+                len(result.refused),
+            )

@@ -6,7 +6,8 @@ queued for the background writer. Response headers say how the request was route
 ``x-tierroute-tier`` (``passthrough`` for a concrete model), ``-confidence`` and ``-fallback``
 (routed requests), ``-model``, ``-attempts``, ``-cost-usd`` (non-streaming; a stream's cost is
 known only at its end and goes to the log and metrics), ``-overhead-ms`` (time the gateway
-added: total minus time waiting on the provider) and ``x-request-id``.
+added: total minus time waiting on the provider), ``x-request-id`` (the gateway's id, for
+feedback) and ``x-client-request-id`` (the client's own id, when it sent one).
 """
 
 from __future__ import annotations
@@ -31,14 +32,16 @@ from tierroute.service.deps import check_api_key, service_state
 from tierroute.service.disconnect import ClientGone, DisconnectGuard
 from tierroute.service.errors import gateway_error_response
 from tierroute.service.parsing import (
+    CHAT_ID_PREFIX,
     classifier_text,
+    client_request_id,
+    new_request_id,
     parse_chat_request,
     read_json_object,
-    request_id_from,
 )
 from tierroute.service.routing import AUTO, Route
 from tierroute.service.state import ServiceState
-from tierroute.store import CANARY, RequestRecord, user_key_hash
+from tierroute.store import CANARY, RequestRecord
 
 router = APIRouter(tags=["chat"])
 
@@ -123,8 +126,9 @@ class _Pending:
 async def chat_completions(request: Request) -> Response:
     """OpenAI-compatible chat completions, streaming or not."""
     start = time.perf_counter()
-    request_id = request_id_from(request.headers)
+    request_id = new_request_id(CHAT_ID_PREFIX)
     request.state.request_id = request_id
+    client_id = client_request_id(request.headers)
     state = service_state(request)
     api_key = check_api_key(request, state)
     chat = parse_chat_request(await read_json_object(request, state.max_body_bytes))
@@ -153,12 +157,16 @@ async def chat_completions(request: Request) -> Response:
         stream=chat.stream,
         classify_ms=route.classify_ms if decision else None,
         text=redact(text) if state.store_text else None,
-        user_key=user_key_hash(key_source) if key_source else None,
+        user_key=state.hasher(key_source) if key_source else None,
+        client_request_id=client_id,
+        api_key_hash=state.hasher(api_key) if api_key else None,
         route_side=route.side,
         challenger_tier=challenger.tier if challenger else None,
         challenger_model_id=challenger.model_id if challenger else None,
     )
     pending = _Pending(state, start, route, record)
+    if client_id:
+        pending.headers["x-client-request-id"] = client_id
     if chat.stream:
         return await _stream(request, pending, body)
     return await _complete(request, pending, body)

@@ -18,9 +18,15 @@ from tierroute.classifier.decision import Decision
 from tierroute.exceptions import SchemaViolation
 from tierroute.redact import redact
 from tierroute.service.deps import check_api_key, service_state
-from tierroute.service.parsing import classifier_text, read_json_object, request_id_from
+from tierroute.service.parsing import (
+    CLASSIFY_ID_PREFIX,
+    classifier_text,
+    client_request_id,
+    new_request_id,
+    read_json_object,
+)
 from tierroute.service.state import ServiceState
-from tierroute.store import RequestRecord, user_key_hash
+from tierroute.store import RequestRecord
 
 router = APIRouter(tags=["classify"])
 
@@ -62,8 +68,9 @@ def _result(state: ServiceState, decision: Decision, request_id: str) -> dict[st
 async def classify(request: Request) -> Response:
     """Tier, confidence, probabilities, fallback, reason, mapped model, model_id, latency."""
     start = time.perf_counter()
-    request_id = request_id_from(request.headers)
+    request_id = new_request_id(CLASSIFY_ID_PREFIX)
     request.state.request_id = request_id
+    client_id = client_request_id(request.headers)
     state = service_state(request)
     api_key = check_api_key(request, state)
     texts, batch = _texts(await read_json_object(request, state.max_body_bytes))
@@ -84,7 +91,7 @@ async def classify(request: Request) -> Response:
         challenger = rollout.challenger.model
         shadow = list(challenger.predict_batch(texts) if batch else [challenger.predict(texts[0])])
     results = [_result(state, d, rid) for d, rid in zip(decisions, ids, strict=True)]
-    user_key = user_key_hash(api_key) if api_key else None
+    user_key = state.hasher(api_key) if api_key else None
     for text, decision, rid, other in zip(texts, decisions, ids, shadow, strict=True):
         state.writer.submit(
             RequestRecord(
@@ -100,6 +107,8 @@ async def classify(request: Request) -> Response:
                 latency_ms=classify_ms,
                 text=redact(text) if state.store_text else None,
                 user_key=user_key,
+                client_request_id=client_id,
+                api_key_hash=user_key,
                 challenger_tier=other.tier if other else None,
                 challenger_model_id=other.model_id if other else None,
             )
@@ -110,8 +119,7 @@ async def classify(request: Request) -> Response:
         payload = {"results": results, "latency_ms": latency_ms, "request_id": request_id}
     else:
         payload = {**results[0], "latency_ms": latency_ms}
-    return Response(
-        orjson.dumps(payload),
-        media_type="application/json",
-        headers={"x-request-id": request_id},
-    )
+    headers = {"x-request-id": request_id}
+    if client_id:
+        headers["x-client-request-id"] = client_id
+    return Response(orjson.dumps(payload), media_type="application/json", headers=headers)
