@@ -29,12 +29,12 @@ class Tuned:
     sdk: openai.OpenAI
     log_url: str
 
-    def row(self, request_id: str) -> dict[str, Any]:
-        """The one log row of ``request_id`` (flushes the writer first)."""
+    def row(self, client_id: str) -> dict[str, Any]:
+        """The one log row of the client's ``x-request-id`` (flushes the writer first)."""
         self.http.get("/v1/stats/cost").raise_for_status()
         engine = open_engine(self.log_url)
         try:
-            (row,) = get_requests(engine, request_id)
+            (row,) = get_requests(engine, client_request_id=client_id)
         finally:
             engine.dispose()
         return row
