@@ -61,7 +61,8 @@ class ProviderConfig(_Section):
     base_url: str
     api_key_env: str | None = None  # None: a local server that wants no key
     connect_timeout: float = Field(default=5.0, gt=0)
-    # Longest wait for the first byte, and between two chunks of a stream.
+    # Streams: longest wait for the first byte and between two chunks. A non-streamed answer is
+    # awaited until the request's deadline (a slow answer is not cut off and billed twice).
     read_timeout: float = Field(default=60.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     # genai-prices provider id for default prices; unset: matched from base_url, then model name.
@@ -81,10 +82,32 @@ class ProviderConfig(_Section):
 
 
 class TierConfig(_Section):
-    """A tier's ordered model chain (primary first, then failover) and its max_tokens cap."""
+    """A tier's ordered model chain (primary first, then failover), max_tokens cap, deadline."""
 
     models: list[str] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, gt=0)
+    deadline: float | None = Field(default=None, gt=0)  # seconds; unset: upstream.deadline
+
+
+class ModelConfig(_Section):
+    """Per-model request options.
+
+    ``max_tokens_field``: the parameter that caps the answer. o-series and gpt-5 models reject
+    ``max_tokens`` and want ``max_completion_tokens``; unset means that by model name, and the
+    client's own choice for other models.
+    """
+
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+
+
+class UpstreamConfig(_Section):
+    """The pooled upstream client and the request's time limit."""
+
+    # Whole request, every attempt and backoff included (a stream: until its first content).
+    deadline: float = Field(default=600.0, gt=0)
+    max_connections: int = Field(default=512, ge=1)
+    # Longest wait for a connection: a free one from the pool, or a new one connected.
+    pool_timeout: float = Field(default=10.0, gt=0)
 
 
 class LimitConfig(_Section):
@@ -109,6 +132,8 @@ class RetryConfig(_Section):
     backoff_cap: float = Field(default=4.0, gt=0)
     # A 429 asking to wait longer than this fails over at once instead of waiting.
     max_retry_after: float = Field(default=5.0, ge=0)
+    # The longest a provider's Retry-After may rest a model (inf or a date years ahead included).
+    retry_after_cap: float = Field(default=60.0, gt=0)
     breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open the circuit
     breaker_cooldown: float = Field(default=30.0, gt=0)  # seconds open before a half-open probe
 
@@ -199,7 +224,9 @@ class GatewayConfig(BaseSettings):
     tiers: dict[str, TierConfig] = Field(min_length=1)
     limits: dict[str, LimitConfig] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
     retry: RetryConfig = RetryConfig()
+    upstream: UpstreamConfig = UpstreamConfig()
     log: LogConfig = LogConfig()
     server: ServerConfig = ServerConfig()
     rollout: RolloutConfig = RolloutConfig()
@@ -238,7 +265,11 @@ class GatewayConfig(BaseSettings):
                 f"({', '.join(self.tiers)})"
             )
         chained = set(self.model_names())
-        for section, refs in (("limits", self.limits), ("prices", self.prices)):
+        for section, refs in (
+            ("limits", self.limits),
+            ("prices", self.prices),
+            ("models", self.models),
+        ):
             for ref in refs:
                 if ref not in chained:
                     raise ValueError(

@@ -22,7 +22,9 @@ def test_provider_error_text_is_redacted_in_the_log(
             extra_headers={"x-request-id": "e2e-redacted-error"},
         )
     gateway.client.get("/v1/stats/cost").raise_for_status()  # flushes the log writer
-    rows = [r for r in get_requests(gateway.engine) if r["client_request_id"] == "e2e-redacted-error"]
+    rows = [
+        r for r in get_requests(gateway.engine) if r["client_request_id"] == "e2e-redacted-error"
+    ]
     assert len(rows) == 1
     error = str(rows[0]["error"])
     assert "refused by policy" in error

@@ -167,7 +167,7 @@ def test_health_needs_no_key_metrics_need_the_admin_key(gateway: Gateway) -> Non
     body = ready.json()
     assert body["status"] == "ready"
     # Which providers lack a key, not the names of the environment variables (no key needed here).
-    assert body["provider_keys_missing"] == ["fake"]
+    assert body["providers_without_key"] == ["fake"]
     assert "TIERROUTE_TEST_UNSET_PROVIDER_KEY" not in ready.text
     assert body["models"] == gateway.config.model_names()
     # Gateway keys set, no admin key: /metrics (spend per model) is closed by default.

@@ -26,6 +26,7 @@ from starlette.types import Receive, Scope, Send
 from tierroute.exceptions import GatewayError
 from tierroute.gateway.attempt import Attempt
 from tierroute.gateway.dispatch import StreamHandle
+from tierroute.gateway.sse import error_event
 from tierroute.redact import redact
 from tierroute.service.deps import check_api_key, service_state
 from tierroute.service.disconnect import ClientGone, DisconnectGuard
@@ -185,7 +186,10 @@ async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -
     try:
         async with DisconnectGuard(request.receive, after=WATCH_AFTER_S):
             result = await state.dispatcher.complete(
-                body, pending.route.chain, max_tokens=pending.route.max_tokens
+                body,
+                pending.route.chain,
+                max_tokens=pending.route.max_tokens,
+                tier=pending.route.tier,
             )
     except GatewayError as exc:
         return pending.failed(exc)
@@ -202,6 +206,7 @@ async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -
     record.prompt_tokens = result.prompt_tokens
     record.completion_tokens = result.completion_tokens
     record.cost_usd = result.cost_usd
+    record.cost_estimated = result.cost_estimated
     record.upstream_ms = result.upstream_ms
     # The provider's bytes as received: nothing to re-encode on the hot path.
     content = result.raw or orjson.dumps(result.body)
@@ -222,7 +227,10 @@ async def _stream(request: Request, pending: _Pending, body: dict[str, Any]) -> 
     try:
         async with DisconnectGuard(request.receive, after=WATCH_AFTER_S):
             handle = await state.dispatcher.stream(
-                body, pending.route.chain, max_tokens=pending.route.max_tokens
+                body,
+                pending.route.chain,
+                max_tokens=pending.route.max_tokens,
+                tier=pending.route.tier,
             )
     except GatewayError as exc:
         return pending.failed(exc)
@@ -242,17 +250,13 @@ async def _stream(request: Request, pending: _Pending, body: dict[str, Any]) -> 
     return RelayResponse(handle, pending, headers)
 
 
-def _sse_error(message: str) -> bytes:
-    error = {"message": message, "type": "api_error", "param": None, "code": "stream_broken"}
-    return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
-
-
 class RelayResponse(Response):
     """Pass the upstream's SSE bytes through as they arrive; log when the stream ends.
 
     A client that goes away mid-stream cancels the upstream request (``handle.aclose``). A
-    stream that breaks upstream ends with an SSE error event, so OpenAI clients raise instead
-    of taking a truncated answer for a whole one.
+    stream that breaks upstream ends with an SSE error event (on a fresh event boundary: the
+    handle relays whole events only), so OpenAI clients raise ``APIError`` instead of taking a
+    truncated answer for a whole one.
     """
 
     media_type = "text/event-stream"
@@ -278,9 +282,9 @@ class RelayResponse(Response):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if handle.error is not None:
                     status, error = 502, handle.error
-                    await send(
-                        {"type": "http.response.body", "body": _sse_error(error), "more_body": True}
-                    )
+                    if not handle.error_sent:
+                        event = error_event(error, "stream_broken")
+                        await send({"type": "http.response.body", "body": event, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (ClientGone, OSError):
             status, error = CLIENT_CLOSED, "client disconnected mid-stream"
@@ -298,6 +302,7 @@ class RelayResponse(Response):
             record.prompt_tokens = handle.prompt_tokens
             record.completion_tokens = handle.completion_tokens
             record.cost_usd = handle.cost_usd
+            record.cost_estimated = handle.cost_estimated
             record.upstream_ms = handle.upstream_ms
             self.pending.finish(status, error)
 

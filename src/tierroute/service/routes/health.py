@@ -24,7 +24,7 @@ async def readyz(request: Request) -> JSONResponse:
     state = getattr(request.app.state, "tierroute", None)
     if state is None:
         return JSONResponse({"status": "starting"}, status_code=503)
-    # Provider names, not the variables' names: /readyz needs no key (issue 8).
+    # Provider names, not the variables' names: /readyz needs no key; names stay in the server log.
     missing_keys = sorted(
         name
         for name, provider in state.config.providers.items()
@@ -37,7 +37,7 @@ async def readyz(request: Request) -> JSONResponse:
         "threshold": state.router.model.threshold,
         "default_tier": state.router.model.default_tier,
         "models": state.router.model_names,
-        "provider_keys_missing": missing_keys,
+        "providers_without_key": missing_keys,
         "log_backlog": state.writer.backlog,
         "uptime_s": round(time.time() - state.started_at, 3),
     }
