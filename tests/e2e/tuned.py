@@ -41,9 +41,13 @@ class Tuned:
 
     def metrics(self) -> str:
         """The /metrics text."""
-        return self.http.get("/metrics").text
+        # Spend per model is the operator's: /metrics wants the admin key once gateway keys are set.
+        answer = self.http.get("/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+        answer.raise_for_status()
+        return answer.text
 
 
+ADMIN_KEY = "tuned-admin-key"
 TuneGateway = Callable[..., AbstractContextManager[Tuned]]
 
 
@@ -51,6 +55,7 @@ TuneGateway = Callable[..., AbstractContextManager[Tuned]]
 def tuned(tmp_path: Path, small_models_dir: Path, monkeypatch: pytest.MonkeyPatch) -> TuneGateway:
     """``with tuned(base_url, replace={old: new}, extra="toml") as gw:`` serves a gateway."""
     monkeypatch.setenv("TIERROUTE_API_KEYS", GATEWAY_KEY)
+    monkeypatch.setenv("TIERROUTE_ADMIN_KEY", ADMIN_KEY)
     monkeypatch.setenv(PROVIDER_KEY_ENV, PROVIDER_KEY)
 
     @contextmanager
