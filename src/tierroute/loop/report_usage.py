@@ -33,6 +33,7 @@ from sqlalchemy import Engine, select
 from tierroute.exceptions import ConfigError
 from tierroute.store.records import CANARY, CHAMPION
 from tierroute.store.schema import requests
+from tierroute.text_input import read_utf8
 
 MONTH = timedelta(days=30)
 MIN_SPAN = timedelta(minutes=1)  # a shorter span would extrapolate noise
@@ -137,7 +138,7 @@ class Baseline(BaseModel):
 def load_baseline(path: Path) -> Baseline:
     """A baseline from JSON or TOML; ConfigError names the file and the bad key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path, ConfigError)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:
