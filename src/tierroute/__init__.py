@@ -2,13 +2,31 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
-from tierroute.classifier.decision import Decision
-from tierroute.classifier.model import TierModel
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from tierroute.classifier.decision import Decision
+    from tierroute.classifier.model import TierModel
 
 __all__ = ["Decision", "TierModel", "__version__", "load_model"]
 __version__ = "0.1.0"
+
+# Loaded on first use, not at import: `import tierroute` (and so `tierroute --help`) must not
+# pay for scikit-learn.
+_LAZY = {
+    "Decision": "tierroute.classifier.decision",
+    "TierModel": "tierroute.classifier.model",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'tierroute' has no attribute {name!r}")
 
 
 def load_model(path: str | Path | None = None) -> TierModel:

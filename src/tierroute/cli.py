@@ -1,39 +1,72 @@
-"""The ``tierroute`` command line: thin commands that parse, call one library function, print."""
+"""The ``tierroute`` command line: thin commands that parse, call one library function, print.
+
+Importing this module stays cheap (``tierroute --help`` answers at once): scikit-learn,
+matplotlib, FastAPI and SQLAlchemy are imported inside the commands that use them.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from tierroute import load_model
-from tierroute.classifier.train import TrainOptions
+from tierroute import __version__
+from tierroute.cli_options import (
+    ABOVE_ZERO_FRACTION,
+    AT_LEAST_ONE,
+    NON_NEGATIVE,
+    OPEN_FRACTION,
+    output_dir,
+    output_file,
+)
 from tierroute.cli_support import (
     console,
     fail_on_errors,
+    gateway_config,
+    gateway_config_path,
     load_rows,
     metrics_table,
     progress_bar,
+    progress_steps,
 )
+from tierroute.output_files import overwritten_input
+
+HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
 app = typer.Typer(
     help="Route each LLM query to the cheapest model tier that answers it well.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    context_settings=HELP_OPTIONS,
 )
 data_app = typer.Typer(
-    help="Labeled data: import public datasets, validate files.", no_args_is_help=True
+    help="Labeled data: import public datasets, validate files.",
+    no_args_is_help=True,
+    context_settings=HELP_OPTIONS,
 )
 app.add_typer(data_app, name="data")
+
+
+def _print_version(value: bool) -> None:
+    if value:
+        typer.echo(f"tierroute {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
 def _root(
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Debug logging.")] = False,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", help="Print the version and exit.", callback=_print_version, is_eager=True
+        ),
+    ] = False,
 ) -> None:
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
@@ -53,54 +86,75 @@ ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", help="Model directory or models root (default: champion)."),
 ]
+ConfigOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Gateway TOML (default: $TIERROUTE_CONFIG, else ./tierroute.toml, else built-in).",
+    ),
+]
 
 
 @app.command()
 @fail_on_errors
 def train(
     data: DataOpt = [Path("data/raw")],  # noqa: B006  (typer needs a literal default)
-    out: Annotated[Path, typer.Option(help="Models root to write models/<id>/ into.")] = Path(
-        "models"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Models root to write models/<id>/ into (default: $TIERROUTE_MODELS_DIR or "
+            "models).",
+            callback=output_dir,
+        ),
+    ] = None,
     target_accuracy: Annotated[
         float | None,
         typer.Option(
-            help="Pick the threshold so accepted decisions are this accurate "
-            "(default: where routing cost, fallbacks included, is least)."
+            help="Pick the threshold so accepted decisions are this accurate, 0<x<=1 "
+            "(default: where routing cost, fallbacks included, is least).",
+            callback=ABOVE_ZERO_FRACTION,
         ),
     ] = None,
     default_tier: Annotated[
         str, typer.Option(help="Tier used when confidence is too low.")
     ] = "moderate_conv",
     under_weight: Annotated[
-        float,
-        typer.Option(help="Cost of under-routing relative to over-routing (0: plain argmax)."),
-    ] = TrainOptions.under_routing_weight,
+        float | None,
+        typer.Option(
+            help="Cost of under-routing relative to over-routing, >= 0 (0: plain argmax; "
+            "default 2).",
+            callback=NON_NEGATIVE,
+        ),
+    ] = None,
     eval_fraction: Annotated[
-        float, typer.Option(help="Share of each tier/language held out.")
+        float,
+        typer.Option(help="Share of each tier/language held out, 0<x<1.", callback=OPEN_FRACTION),
     ] = 0.15,
     skip_invalid: SkipOpt = False,
     promote: Annotated[bool, typer.Option(help="Make the new model the champion.")] = True,
 ) -> None:
     """Train a model from labeled files; evaluate it against the keyword heuristic; save it."""
-    from tierroute.classifier.train import train_model
+    from tierroute.classifier.train import TrainOptions, train_model
+    from tierroute.config import get_settings
 
     loaded = load_rows(data, skip_invalid)
     options = TrainOptions(
         eval_fraction=eval_fraction,
         target_accuracy=target_accuracy,
         default_tier=default_tier,
-        under_routing_weight=under_weight,
+        under_routing_weight=(
+            TrainOptions.under_routing_weight if under_weight is None else under_weight
+        ),
     )
     steps = ["grid search", "out-of-fold calibration", "final fit", "threshold", "evaluate", "save"]
-    with progress_bar("training", len(steps)) as advance:
+    with progress_steps("training", len(steps)) as on_step:
         result = train_model(
             loaded.rows,
-            out,
+            out if out is not None else get_settings().models_dir,
             options,
             data_files=[str(p) for p in loaded.files],
             promote=promote,
-            step=lambda _: advance(1),
+            step=on_step,
         )
     card = result.card
     console.print(
@@ -128,7 +182,8 @@ def eval_command(
     data: DataOpt,
     model: ModelOpt = None,
     out: Annotated[
-        Path, typer.Option(help="Directory for report.json, report.md and plots.")
+        Path,
+        typer.Option(help="Directory for report.json, report.md and plots.", callback=output_dir),
     ] = Path("reports/eval"),
     by_source: Annotated[
         bool,
@@ -151,13 +206,15 @@ def eval_command(
     ] = None,
 ) -> None:
     """Score the model and the keyword heuristic side by side on labeled data."""
+    from tierroute import load_model
     from tierroute.classifier.report import leave_one_source_out, write_report
-    from tierroute.config import load_gateway_config
+    from tierroute.classifier.train import TrainOptions
     from tierroute.data.schema import normalize_text
     from tierroute.reporting.costs import tier_costs_from_config
     from tierroute.tier_costs import WRITEUP_TIER_COSTS
 
-    costs = tier_costs_from_config(load_gateway_config(config)) if config else WRITEUP_TIER_COSTS
+    costs = tier_costs_from_config(gateway_config(config)) if config else WRITEUP_TIER_COSTS
+    price_table = f"the prices of {config}" if config else "the write-up's flat price table"
     tier_model = load_model(model)
     loaded = load_rows(data, skip_invalid)
     loso = None
@@ -171,13 +228,17 @@ def eval_command(
                 if normalize_text(r.text) not in seen
             ]
         sources = {r.source for r in pool}
-        with progress_bar("leave-one-source-out", len(sources)) as advance:
-            loso = leave_one_source_out(
-                pool, TrainOptions(c_grid=(30.0,)), step=lambda _: advance(1)
-            )
+        with progress_steps("leave-one-source-out", len(sources)) as on_step:
+            loso = leave_one_source_out(pool, TrainOptions(c_grid=(30.0,)), step=on_step)
     with progress_bar("evaluating", None):
         report = write_report(
-            tier_model, loaded.rows, out, [str(p) for p in loaded.files], loso, costs=costs
+            tier_model,
+            loaded.rows,
+            out,
+            [str(p) for p in loaded.files],
+            loso,
+            costs=costs,
+            price_table=price_table,
         )
     console.print(
         metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"])
@@ -213,7 +274,15 @@ def classify(
     input: Annotated[
         Path | None, typer.Option("--input", help="JSONL (or CSV) rows with a `text` field.")
     ] = None,
-    output: Annotated[Path | None, typer.Option("--output", help="Where to write JSONL.")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            help="Where to write JSONL (not the input); an input row's own `tier` is kept as "
+            "`label`.",
+            callback=output_file,
+        ),
+    ] = None,
     baseline: Annotated[
         str | None, typer.Option(help="Use a baseline instead of the model: `heuristic`.")
     ] = None,
@@ -222,11 +291,16 @@ def classify(
     """Route one query, or a file of queries, to a tier."""
     import json
 
+    from tierroute import load_model
     from tierroute.classifier.baseline import HeuristicRouter
     from tierroute.data.io import read_texts, write_jsonl
 
     if (text is None) == (input is None):
         raise typer.BadParameter("give either a TEXT argument or --input FILE")
+    if input is not None and output is not None and overwritten_input(output, [input]):
+        raise typer.BadParameter(
+            f"--output {output} is the input file; write to another file", param_hint="--output"
+        )
     if baseline not in (None, "heuristic"):
         raise typer.BadParameter(f"unknown baseline {baseline!r}; known: heuristic")
     router = HeuristicRouter() if baseline == "heuristic" else load_model(model)
@@ -242,7 +316,8 @@ def classify(
             decisions.extend(router.predict_batch([r["text"] for r in chunk]))
             advance(len(chunk))
     enriched = (
-        {**row, **decision.to_dict()} for row, decision in zip(rows, decisions, strict=True)
+        {**_keep_label(row), **decision.to_dict()}
+        for row, decision in zip(rows, decisions, strict=True)
     )
     if output is None:
         for row in enriched:
@@ -250,6 +325,16 @@ def classify(
     else:
         count = write_jsonl(enriched, output)
         console.print(f"wrote {count} rows to {output}")
+
+
+def _keep_label(row: dict[str, Any]) -> dict[str, Any]:
+    """The input row with its own ``tier`` moved to ``label`` (``input_tier`` if taken)."""
+    # The prediction goes in `tier`, as documented; a gold label there must not be overwritten.
+    if "tier" not in row:
+        return row
+    kept = {k: v for k, v in row.items() if k != "tier"}
+    kept["label" if "label" not in row else "input_tier"] = row["tier"]
+    return kept
 
 
 @data_app.command("import")
@@ -262,10 +347,18 @@ def data_import(
         Path, typer.Argument(help="The dataset's folder (e.g. ../shared/datasets/gsm8k).")
     ],
     out: Annotated[
-        Path, typer.Option(help="JSONL file to write (appends are not done: one file per import).")
+        Path,
+        typer.Option(
+            help="JSONL file to write (appends are not done: one file per import).",
+            callback=output_file,
+        ),
     ],
     limit: Annotated[
-        int | None, typer.Option(help="Keep at most N rows per tier (deterministic sample).")
+        int | None,
+        typer.Option(
+            help="Keep at most N rows per tier, N >= 1 (deterministic sample).",
+            callback=AT_LEAST_ONE,
+        ),
     ] = None,
 ) -> None:
     """Import a public labeled dataset, mapping its rows to tiers by the labeling policy."""
@@ -305,22 +398,124 @@ def data_validate(
     console.print(table)
 
 
+NEAR_COPIES_EXIT_CODE = 6
+
+
+@data_app.command("check-overlap")
+@fail_on_errors
+def data_check_overlap(
+    train: Annotated[
+        list[Path], typer.Option("--train", help="Training file or directory (repeatable).")
+    ],
+    eval_paths: Annotated[
+        list[Path],
+        typer.Option("--eval", help="Evaluation file or directory (repeatable)."),
+    ] = [],  # noqa: B006
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            "--public",
+            help="Public datasets folder (e.g. ../shared/datasets): its items count as "
+            "evaluation texts too; no snippet of them is printed.",
+        ),
+    ] = None,
+) -> None:
+    """Find evaluation texts that are near-copies of training texts.
+
+    Prints `evalfile:line ~ trainfile:line  reason  snippet` per near-copy and exits with code 6
+    when any is found (0 when none).
+    """
+    from tierroute.data.overlap import find_near_copies
+    from tierroute.data.overlap_sources import project_refs, public_refs
+
+    if not eval_paths and public is None:
+        raise typer.BadParameter("give --eval PATH and/or --public DATASETS_DIR")
+    train_refs = project_refs(train)
+    eval_refs = project_refs(eval_paths) if eval_paths else []
+    public_count = 0
+    if public is not None:
+        if not public.is_dir():
+            raise typer.BadParameter(f"{public}: not a directory", param_hint="--public")
+        extra = public_refs(public)
+        public_count = len(extra)
+        eval_refs += extra
+    with progress_bar("checking overlap", len(eval_refs)) as advance:
+        found = find_near_copies(train_refs, eval_refs, step=advance)
+    project_files = {r.file for r in train_refs} | {
+        r.file for r in eval_refs[: len(eval_refs) - public_count]
+    }
+    for copy in found:
+        shown = copy.eval if copy.eval.file in project_files else copy.train
+        snippet = " ".join(shown.text.split())[:80]
+        typer.echo(
+            f"{copy.eval.file}:{copy.eval.line} ~ {copy.train.file}:{copy.train.line}  "
+            f"{copy.reason} {copy.score:.2f}  {snippet}"
+        )
+    by_reason = Counter(c.reason for c in found)
+    console.print(
+        f"{len(found)} near-cop{'y' if len(found) == 1 else 'ies'} "
+        f"({len({(c.eval.file, c.eval.line) for c in found})} evaluation texts, "
+        f"{len({(c.train.file, c.train.line) for c in found})} training texts) among "
+        f"{len(eval_refs)} evaluation and {len(train_refs)} training texts"
+        + (": " + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())) if found else "")
+    )
+    if found:
+        raise typer.Exit(NEAR_COPIES_EXIT_CODE)
+
+
+@data_app.command("public-eval")
+@fail_on_errors
+def data_public_eval(
+    datasets_dir: Annotated[
+        Path, typer.Argument(help="The public datasets folder (e.g. ../shared/datasets).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="JSONL file to write (keep it under data/processed/).")
+    ] = Path("data/processed/public_eval.jsonl"),
+    per_source: Annotated[
+        int | None, typer.Option(help="Keep at most N rows per public set (deterministic).")
+    ] = None,
+) -> None:
+    """Build a labeled evaluation set only from public sets that the default model never saw."""
+    from tierroute.data.io import write_jsonl
+    from tierroute.data.public_eval import PUBLIC_EVAL_SETS, build_public_eval
+
+    with progress_bar("building public evaluation set", len(PUBLIC_EVAL_SETS)) as advance:
+        result = build_public_eval(datasets_dir, per_source, step=advance)
+    count = write_jsonl((r.to_json() for r in result.rows), out)
+    table = Table(title=f"wrote {count} rows to {out}")
+    tiers = sorted({r.tier for r in result.rows})
+    table.add_column("source")
+    for tier in tiers:
+        table.add_column(tier, justify="right")
+    counts = Counter((r.source, r.tier) for r in result.rows)
+    for source in sorted({r.source for r in result.rows}):
+        table.add_row(source, *[str(counts[(source, t)]) for t in tiers])
+    console.print(table)
+    for reason, skipped in sorted(result.skipped.items()):
+        console.print(f"  left out {skipped}: {reason}")
+
+
 @app.command()
 @fail_on_errors
 def serve(
-    config: Annotated[
-        Path | None, typer.Option(help="Gateway TOML config (default: built-in config).")
-    ] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="Model directory or models root (default: champion).")
-    ] = None,
+    config: ConfigOpt = None,
+    model: ModelOpt = None,
     host: Annotated[str | None, typer.Option(help="Bind address (default 127.0.0.1).")] = None,
     port: Annotated[int | None, typer.Option(help="Port (default 8000).")] = None,
+    allow_open: Annotated[
+        bool,
+        typer.Option(
+            "--allow-open",
+            help="Serve without TIERROUTE_API_KEYS on a non-loopback address (e.g. behind an "
+            "authenticating proxy); refused otherwise.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the classifier and the OpenAI-compatible gateway (uvicorn)."""
     from tierroute.service.server import run
 
-    run(config, model, host, port)
+    run(gateway_config_path(config), model, host, port, allow_open=allow_open)
 
 
 def main() -> None:

@@ -12,24 +12,35 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
+from rich import box
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
-from sqlalchemy import Engine
 
+from tierroute.cli_options import (
+    AT_LEAST_ONE,
+    AT_LEAST_TWO,
+    FRACTION,
+    POSITIVE,
+    SHARE_BELOW_ONE,
+    output_dir,
+    output_file,
+)
 from tierroute.cli_support import (
     console,
     err_console,
     fail_on_errors,
+    gateway_config,
     load_rows,
     metrics_table,
-    progress_bar,
+    progress_steps,
 )
-from tierroute.config import get_settings
 from tierroute.exceptions import DataError
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
+
+    from sqlalchemy import Engine
 
     from tierroute.reporting.build import Report, ReportFiles
     from tierroute.retraining.retrain import RetrainResult
@@ -48,7 +59,12 @@ DbOpt = Annotated[
     typer.Option("--db", help="Request-log database URL (default: the gateway config's log.url)."),
 ]
 ConfigOpt = Annotated[
-    Path | None, typer.Option("--config", help="Gateway TOML whose log.url to use.")
+    Path | None,
+    typer.Option(
+        "--config",
+        help="Gateway TOML whose log.url to use (default: $TIERROUTE_CONFIG, else "
+        "./tierroute.toml, else built-in).",
+    ),
 ]
 ModelsOpt = Annotated[
     Path | None,
@@ -61,18 +77,27 @@ SinceOpt = Annotated[
 
 
 def _models_dir(models: Path | None) -> Path:
+    from tierroute.config import get_settings
+
     return models if models is not None else get_settings().models_dir
 
 
 def _open_log(db: str | None, config: Path | None) -> Engine:
-    """The request log named by --db, else by the config's (or built-in config's) log.url."""
-    from sqlalchemy.engine import make_url
+    """The request log named by --db, else by the configuration's log.url (found, announced)."""
+    return _open_engine(db if db is not None else gateway_config(config).log.url)
 
-    from tierroute.config import load_gateway_config
+
+def _open_engine(url: str) -> Engine:
+    """The request log at ``url``; a SQLite file that does not exist is an error, not created."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
     from tierroute.store import normalize_url, open_engine
 
-    url = db if db is not None else load_gateway_config(config).log.url
-    parsed = make_url(normalize_url(url))
+    try:
+        parsed = make_url(normalize_url(url))
+    except ArgumentError:
+        return open_engine(url)  # raises the ConfigError that names the bad URL
     database = parsed.database or ""
     if (
         parsed.get_backend_name() == "sqlite"
@@ -112,7 +137,7 @@ def _pct(value: float | None) -> str:
 @logs_app.command("export")
 @fail_on_errors
 def logs_export(
-    out: Annotated[Path, typer.Option("--out", help="JSONL file to write.")],
+    out: Annotated[Path, typer.Option("--out", help="JSONL file to write.", callback=output_file)],
     since: SinceOpt = "7d",
     labeled_only: Annotated[
         bool,
@@ -177,6 +202,8 @@ def logs_label(
         f"stored {result.stored} label(s): {result.by_request} by request id, "
         f"{result.by_text} by text; " + ", ".join(f"{tier} {n}" for tier, n in result.tiers.items())
     )
+    if result.unlabeled:
+        console.print(f"{result.unlabeled} unlabeled row(s) skipped (no tier)")
     if result.duplicates:
         console.print(f"merged {result.duplicates} duplicate row(s) (same query, same tier)")
 
@@ -198,15 +225,27 @@ def retrain(
     config: ConfigOpt = None,
     models: ModelsOpt = None,
     holdout: Annotated[
-        float, typer.Option(help="Share of the newest labeled logs held out of training.")
+        float,
+        typer.Option(
+            help="Share of the newest labeled logs held out of training, 0<=x<1.",
+            callback=SHARE_BELOW_ONE,
+        ),
     ] = 0.2,
     under_tolerance: Annotated[
-        float, typer.Option(help="Allowed rise of the under-routing rate (0: none).")
+        float,
+        typer.Option(
+            help="Allowed rise of the under-routing rate, 0..1 (0: none).", callback=FRACTION
+        ),
     ] = 0.0,
-    resamples: Annotated[int, typer.Option(help="Bootstrap resamples of the gate.")] = 2000,
-    cv_folds: Annotated[int, typer.Option(help="Cross-validation folds of training.")] = 5,
+    resamples: Annotated[
+        int, typer.Option(help="Bootstrap resamples of the gate, >= 1.", callback=AT_LEAST_ONE)
+    ] = 2000,
+    cv_folds: Annotated[
+        int, typer.Option(help="Cross-validation folds of training, >= 2.", callback=AT_LEAST_TWO)
+    ] = 5,
     c: Annotated[
-        list[float] | None, typer.Option("--c", help="Grid of C values (repeatable).")
+        list[float] | None,
+        typer.Option("--c", help="Grid of C values, each > 0 (repeatable).", callback=POSITIVE),
     ] = None,
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Leave out bad base rows (still reported).")
@@ -244,7 +283,7 @@ def retrain(
         "save",
         "compare",
     ]
-    with progress_bar("retraining", len(steps)) as advance:
+    with progress_steps("retraining", len(steps)) as on_step:
         result = run_retrain(
             _models_dir(models),
             loaded.rows,
@@ -252,7 +291,7 @@ def retrain(
             since=start,
             base_files=[str(p) for p in loaded.files],
             options=options,
-            step=lambda _: advance(1),
+            step=on_step,
         )
     _print_retrain(result)
 
@@ -320,26 +359,25 @@ def models_list(models: ModelsOpt = None) -> None:
     root = _models_dir(models)
     registry = ModelRegistry(root)
     current = registry.champion_id()
-    table = Table(title=f"models in {root}")
-    for column in (
-        "",
-        "model id",
-        "created",
-        "train rows",
-        "eval set",
-        "macro-F1",
-        "under",
-        "threshold",
-    ):
-        table.add_column(column)
+    # Fits 80 columns with every model id whole (ids are copied into commands): light borders,
+    # and the creation time is already the id's first part.
+    table = Table(
+        title=f"models in {root}", box=box.SIMPLE_HEAD, collapse_padding=True, pad_edge=False
+    )
+    for column in ("", "model id", "rows", "eval set", "macro-F1", "under", "threshold"):
+        table.add_column(
+            column,
+            no_wrap=column != "eval set",
+            justify="left" if column in ("model id", "eval set") else "right",
+        )
     for card in registry.models():
         metrics = card.metrics.get("model", {})
+        kind = str(card.metrics.get("eval_set", "")).split(" ")[0]
         table.add_row(
             "*" if card.model_id == current else "",
             card.model_id,
-            card.created[:19].replace("T", " "),
             str(card.training_data.get("rows", "")),
-            f"{card.metrics.get('eval_set', '')} ({card.training_data.get('eval_rows', '?')})",
+            f"{card.training_data.get('eval_rows', '?')} {kind}",
             f"{metrics['macro_f1']:.3f}" if "macro_f1" in metrics else "",
             _pct(metrics.get("under_routing_rate")),
             f"{card.threshold:.2f}",
@@ -526,7 +564,10 @@ def simulate(
     ] = False,
     since: SinceOpt = "30d",
     threshold: Annotated[
-        list[float] | None, typer.Option("--threshold", help="Thresholds to replay (repeatable).")
+        list[float] | None,
+        typer.Option(
+            "--threshold", help="Thresholds to replay, 0..1 (repeatable).", callback=FRACTION
+        ),
     ] = None,
     model: Annotated[
         Path | None,
@@ -536,9 +577,9 @@ def simulate(
         str | None,
         typer.Option(help="Replay with another fallback tier for low-confidence queries."),
     ] = None,
-    out: Annotated[Path, typer.Option(help="Folder for the replay's PNG and JSON.")] = Path(
-        "reports/simulate"
-    ),
+    out: Annotated[
+        Path, typer.Option(help="Folder for the replay's PNG and JSON.", callback=output_dir)
+    ] = Path("reports/simulate"),
     db: DbOpt = None,
     config: ConfigOpt = None,
 ) -> None:
@@ -642,11 +683,11 @@ def report(
     config: ConfigOpt = None,
     models: ModelsOpt = None,
     out: Annotated[
-        Path, typer.Option(help="Folder for report.md, report.json and the PNGs.")
+        Path,
+        typer.Option(help="Folder for report.md, report.json and the PNGs.", callback=output_dir),
     ] = Path("reports/report"),
 ) -> None:
     """The request log as the write-up's results table, plus shadow agreement and drift."""
-    from tierroute.config import load_gateway_config
     from tierroute.reporting.build import (
         build_report,
         load_baseline,
@@ -656,9 +697,10 @@ def report(
     from tierroute.store import utcnow
 
     baseline = load_baseline(compare_to) if compare_to is not None else None
-    # Tier chains and prices come from the config (the built-in one without --config).
-    pricing = pricing_from_config(load_gateway_config(config))
-    engine = _open_log(db, config)
+    # Tier chains, prices and the log all come from one configuration, found once.
+    gateway = gateway_config(config)
+    pricing = pricing_from_config(gateway)
+    engine = _open_engine(db if db is not None else gateway.log.url)
     try:
         built = build_report(engine, since, utcnow(), pricing, _models_dir(models), baseline)
     finally:

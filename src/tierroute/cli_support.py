@@ -1,13 +1,12 @@
-"""What every CLI command shares: the console, error-to-exit-code mapping, progress bars."""
+"""What every CLI command shares: the console, errors as exit codes, progress, the config."""
 
 from __future__ import annotations
 
 import functools
-import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, ParamSpec, TypeVar
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
@@ -15,27 +14,19 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from tierroute.config_file import find_config
 from tierroute.data.io import LoadResult, read_labeled
-from tierroute.exceptions import (
-    ConfigError,
-    DataError,
-    ModelError,
-    TierrouteError,
-    ValidationFailed,
-)
+from tierroute.exceptions import DataError, TierrouteError
+from tierroute.exit_codes import ExitCode, exit_code_for
+
+if TYPE_CHECKING:
+    from tierroute.config import GatewayConfig
 
 console = Console()
 err_console = Console(stderr=True)
 
 P = ParamSpec("P")
 R = TypeVar("R")
-
-EXIT_CODES: dict[type[TierrouteError], int] = {
-    ValidationFailed: 3,
-    DataError: 3,
-    ModelError: 4,
-    ConfigError: 5,
-}
 
 
 def fail_on_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -46,39 +37,78 @@ def fail_on_errors(func: Callable[P, R]) -> Callable[P, R]:
         try:
             return func(*args, **kwargs)
         except TierrouteError as exc:
-            code = next((c for t, c in EXIT_CODES.items() if isinstance(exc, t)), 1)
-            err_console.print(
-                f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True
-            )
-            raise typer.Exit(code) from exc
+            _print_error(str(exc))
+            raise typer.Exit(exit_code_for(exc)) from exc
+        except OSError as exc:
+            # A file we could not read or write: say which and why, not a traceback.
+            where = f"{exc.filename}: " if exc.filename else ""
+            _print_error(f"{where}{exc.strerror or exc}")
+            raise typer.Exit(ExitCode.FAILURE) from exc
 
     return wrapper
 
 
-@contextmanager
-def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    """A rich progress bar when attached to a terminal; a silent counter otherwise."""
-    if not sys.stderr.isatty():
+def _print_error(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
 
-        def ignore(_n: int = 1) -> None:
-            return None
 
-        yield ignore
-        return
-    with Progress(
+def gateway_config_path(explicit: Path | None) -> Path | None:
+    """The config file a command uses (None: built-in), announced on stderr in one line."""
+    choice = find_config(explicit)
+    err_console.print(escape(choice.describe()), highlight=False, soft_wrap=True)
+    return choice.path
+
+
+def gateway_config(explicit: Path | None) -> GatewayConfig:
+    """The gateway configuration found as every command finds it (see ``config_file``)."""
+    from tierroute.config import load_gateway_config
+
+    return load_gateway_config(gateway_config_path(explicit))
+
+
+def _progress(target: Console) -> Progress:
+    # Shown only on a terminal: piped output and logs get the summary lines, not redraws.
+    return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
         TimeElapsedColumn(),
-        console=err_console,
+        console=target,
         transient=True,
-    ) as progress:
+        disable=not target.is_terminal,
+    )
+
+
+@contextmanager
+def progress_bar(description: str, total: int | None) -> Iterator[Callable[[int], None]]:
+    """A rich progress bar on stderr when it is a terminal; ``advance(n)`` counts work done."""
+    with _progress(err_console) as progress:
         task = progress.add_task(description, total=total)
 
         def advance(n: int = 1) -> None:
             progress.advance(task, n)
 
         yield advance
+
+
+@contextmanager
+def progress_steps(
+    title: str, total: int, console: Console | None = None
+) -> Iterator[Callable[[str], None]]:
+    """A bar for work reported as named steps: ``on_step(name)`` is called as each step starts.
+
+    The bar reads ``title: <current step>`` and counts the steps already finished.
+    """
+    with _progress(console or err_console) as progress:
+        task = progress.add_task(title, total=total)
+        started = False
+
+        def on_step(name: str) -> None:
+            nonlocal started
+            progress.update(task, description=f"{title}: {name}", advance=1 if started else 0)
+            started = True
+
+        yield on_step
 
 
 def load_rows(paths: list[Path], skip_invalid: bool) -> LoadResult:
@@ -90,6 +120,9 @@ def load_rows(paths: list[Path], skip_invalid: bool) -> LoadResult:
         )
     if result.duplicates:
         console.print(f"merged {result.duplicates} duplicate row(s) (same text, same tier)")
+    if not result.rows:
+        files = ", ".join(str(p) for p in result.files)
+        raise DataError(f"{files}: no valid labeled rows")
     return result
 
 

@@ -15,7 +15,7 @@ import tomllib
 from collections.abc import Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 from pydantic_settings import (
@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from tierroute.exceptions import ConfigError
+from tierroute.text_input import read_utf8
 
 
 class Settings(BaseSettings):
@@ -63,7 +64,8 @@ class ProviderConfig(_Section):
     base_url: str
     api_key_env: str | None = None  # None: a local server that wants no key
     connect_timeout: float = Field(default=5.0, gt=0)
-    # Longest wait for the first byte, and between two chunks of a stream.
+    # Streams: longest wait for the first byte and between two chunks. A non-streamed answer is
+    # awaited until the request's deadline (a slow answer is not cut off and billed twice).
     read_timeout: float = Field(default=60.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
     # genai-prices provider id for default prices; unset: matched from base_url, then model name.
@@ -83,10 +85,32 @@ class ProviderConfig(_Section):
 
 
 class TierConfig(_Section):
-    """A tier's ordered model chain (primary first, then failover) and its max_tokens cap."""
+    """A tier's ordered model chain (primary first, then failover), max_tokens cap, deadline."""
 
     models: list[str] = Field(min_length=1)
     max_tokens: int | None = Field(default=None, gt=0)
+    deadline: float | None = Field(default=None, gt=0)  # seconds; unset: upstream.deadline
+
+
+class ModelConfig(_Section):
+    """Per-model request options.
+
+    ``max_tokens_field``: the parameter that caps the answer. o-series and gpt-5 models reject
+    ``max_tokens`` and want ``max_completion_tokens``; unset means that by model name, and the
+    client's own choice for other models.
+    """
+
+    max_tokens_field: Literal["max_tokens", "max_completion_tokens"] | None = None
+
+
+class UpstreamConfig(_Section):
+    """The pooled upstream client and the request's time limit."""
+
+    # Whole request, every attempt and backoff included (a stream: until its first content).
+    deadline: float = Field(default=600.0, gt=0)
+    max_connections: int = Field(default=512, ge=1)
+    # Longest wait for a connection: a free one from the pool, or a new one connected.
+    pool_timeout: float = Field(default=10.0, gt=0)
 
 
 class LimitConfig(_Section):
@@ -111,6 +135,8 @@ class RetryConfig(_Section):
     backoff_cap: float = Field(default=4.0, gt=0)
     # A 429 asking to wait longer than this fails over at once instead of waiting.
     max_retry_after: float = Field(default=5.0, ge=0)
+    # The longest a provider's Retry-After may rest a model (inf or a date years ahead included).
+    retry_after_cap: float = Field(default=60.0, gt=0)
     breaker_failures: int = Field(default=5, ge=1)  # consecutive failures that open the circuit
     breaker_cooldown: float = Field(default=30.0, gt=0)  # seconds open before a half-open probe
 
@@ -130,11 +156,26 @@ class LogConfig(_Section):
 
 
 class ServerConfig(_Section):
-    """Where the gateway listens and how large a request body may be."""
+    """Where the gateway listens, who may read /metrics, and the limits of every connection.
+
+    The limits hold before any request reaches the app or its key check (service.http_limits):
+    a request's headers must fit in ``max_header_bytes`` (431) and arrive within
+    ``header_timeout`` seconds, its body within ``body_timeout`` (408, connection closed); an idle
+    kept-alive connection closes after ``keep_alive_timeout``; past ``limit_concurrency`` open
+    connections or requests uvicorn answers 503. ``metrics``: ``auto`` (the admin key when gateway
+    keys are set, open otherwise), ``admin``, ``loopback`` (loopback clients only), ``open`` or
+    ``off`` (404).
+    """
 
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)
     max_body_bytes: int = Field(default=1_048_576, gt=0)
+    max_header_bytes: int = Field(default=65_536, ge=1024)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    keep_alive_timeout: int = Field(default=5, ge=1)
+    limit_concurrency: int | None = Field(default=1000, ge=1)
+    metrics: Literal["auto", "admin", "loopback", "open", "off"] = "auto"
 
 
 class RolloutConfig(_Section):
@@ -187,7 +228,9 @@ class GatewayConfig(BaseSettings):
     tiers: dict[str, TierConfig] = Field(min_length=1)
     limits: dict[str, LimitConfig] = Field(default_factory=dict)
     prices: dict[str, PriceConfig] = Field(default_factory=dict)
+    models: dict[str, ModelConfig] = Field(default_factory=dict)
     retry: RetryConfig = RetryConfig()
+    upstream: UpstreamConfig = UpstreamConfig()
     log: LogConfig = LogConfig()
     server: ServerConfig = ServerConfig()
     rollout: RolloutConfig = RolloutConfig()
@@ -226,7 +269,11 @@ class GatewayConfig(BaseSettings):
                 f"({', '.join(self.tiers)})"
             )
         chained = set(self.model_names())
-        for section, refs in (("limits", self.limits), ("prices", self.prices)):
+        for section, refs in (
+            ("limits", self.limits),
+            ("prices", self.prices),
+            ("models", self.models),
+        ):
             for ref in refs:
                 if ref not in chained:
                     raise ValueError(
@@ -289,7 +336,7 @@ def load_gateway_config(path: Path | None = None) -> GatewayConfig:
     """
     source = str(path) if path is not None else "built-in default config"
     try:
-        text = path.read_text("utf-8") if path is not None else default_config_text()
+        text = read_utf8(path, ConfigError) if path is not None else default_config_text()
     except OSError as exc:
         raise ConfigError(f"{source}: cannot read: {exc.strerror or exc}") from exc
     try:

@@ -19,10 +19,14 @@ The tree::
         ├── PermissionDenied        403: a key that may not use this endpoint (admin endpoints)
         ├── UnknownModel            404: a model name that is not configured (lists valid ones)
         ├── RequestTooLarge         413: body over the configured limit
-        ├── UpstreamRejected        a provider's 4xx other than 429, never retried (401/403 -> 502:
-        │                           our provider key was rejected, not the client's)
+        ├── UpstreamRejected        a provider's 4xx that the next model would not fix (the client's
+        │                           own request), or the last of a chain of rejections; keeps the
+        │                           provider's code and param (401/402/403 -> 502: our provider
+        │                           key or credit, not the client's)
         ├── ProviderKeyMissing      503: the provider key's environment variable is not set
-        ├── ChainExhausted          503: every model of the chain failed, was rate-limited or open
+        ├── ChainRateLimited        429 + Retry-After: every model was rate-limited or open
+        ├── DeadlineExceeded        504: the request's deadline passed before an answer
+        ├── ChainExhausted          503: every model of the chain failed
         ├── LogUnavailable          503: the request log cannot be read or written right now
         └── ReloadFailed            500: a model reload failed; the service keeps the old model
 
@@ -32,6 +36,7 @@ one place (tierroute.service.errors).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -103,6 +108,7 @@ class GatewayError(TierrouteError):
     status_code: int = 500
     error_type: str = "api_error"
     code: str | None = "gateway_error"
+    headers: dict[str, str] | None = None  # extra response headers (Retry-After)
 
     def __init__(
         self, message: str, *, attempts: Sequence[Attempt] = (), param: str | None = None
@@ -190,54 +196,114 @@ class RequestTooLarge(GatewayError):
 
 
 class UpstreamRejected(GatewayError):
-    """A provider answered 4xx other than 429: returned as is, never retried.
+    """A provider's 4xx, returned with the provider's ``code`` and ``param``.
 
-    401/403 mean the gateway's provider key was rejected: that is our fault, not the client's,
-    so the status is 502. Other codes keep the provider's status (404: unknown model there).
+    401/403 (key rejected) and 402 (no credit) are the gateway's problem, not the client's, so
+    their status is 502. Other statuses are kept (404: the provider does not know the model;
+    400: the request, e.g. ``context_length_exceeded``).
     """
 
     error_type = "invalid_request_error"
     code = "upstream_rejected"
 
     def __init__(
-        self, status: int, message: str, provider: str, *, attempts: Sequence[Attempt] = ()
+        self,
+        status: int,
+        message: str,
+        provider: str,
+        *,
+        attempts: Sequence[Attempt] = (),
+        code: str | None = None,
+        param: str | None = None,
     ) -> None:
         self.upstream_status = status
         self.provider = provider
         self.provider_message = message
+        self.provider_code = code
         if status in (401, 403):
             self.status_code = 502
             self.error_type = "api_error"
             self.code = "provider_key_rejected"
             text = f"the provider key for provider {provider!r} was rejected (HTTP {status})"
+        elif status == 402:
+            self.status_code = 502
+            self.error_type = "api_error"
+            self.code = code or "provider_out_of_credit"
+            text = f"provider {provider!r} refused for lack of credit (HTTP 402)"
         elif status == 404:
             self.status_code = 404
-            self.code = "model_not_found"
+            self.code = code or "model_not_found"
             text = f"provider {provider!r} does not know the model (HTTP 404)"
         else:
             self.status_code = status
+            self.code = code or self.code
             text = f"provider {provider!r} rejected the request (HTTP {status})"
-        super().__init__(f"{text}: {message}" if message else text, attempts=attempts)
+        super().__init__(f"{text}: {message}" if message else text, attempts=attempts, param=param)
 
 
 class ProviderKeyMissing(GatewayError):
-    """The environment variable holding a provider's key is not set (503)."""
+    """The environment variable holding a provider's key is not set (503).
+
+    The message names the providers; the variables are named in the server's log only.
+    """
 
     status_code = 503
     error_type = "api_error"
     code = "provider_key_missing"
 
-    def __init__(self, env_vars: Sequence[str], *, attempts: Sequence[Attempt] = ()) -> None:
+    def __init__(
+        self,
+        env_vars: Sequence[str],
+        *,
+        providers: Sequence[str] = (),
+        attempts: Sequence[Attempt] = (),
+    ) -> None:
         self.env_vars = list(dict.fromkeys(env_vars))
-        names = " or ".join(self.env_vars)
+        self.providers = list(dict.fromkeys(providers))
+        names = ", ".join(repr(p) for p in self.providers) or "this model"
         super().__init__(
-            f"no provider key: set the environment variable {names} and restart the gateway",
+            f"no provider key is configured for provider {names}; the gateway's log says which",
             attempts=attempts,
         )
 
 
+class ChainRateLimited(GatewayError):
+    """Every model of the chain was rate-limited (here or upstream) or had its circuit open (429).
+
+    ``retry_after`` (whole seconds, at least 1) goes out as the Retry-After header.
+    """
+
+    status_code = 429
+    error_type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+    def __init__(self, attempts: Sequence[Attempt], retry_after: float) -> None:
+        self.retry_after = max(1, math.ceil(retry_after))
+        self.headers = {"Retry-After": str(self.retry_after)}
+        tried = "; ".join(f"{a.model}: {a.outcome}" for a in attempts)
+        super().__init__(
+            f"every model is at its rate limit or resting; retry in {self.retry_after}s "
+            f"(tried {tried})",
+            attempts=attempts,
+        )
+
+
+class DeadlineExceeded(GatewayError):
+    """The request's deadline passed before any model answered (504)."""
+
+    status_code = 504
+    error_type = "api_error"
+    code = "deadline_exceeded"
+
+    def __init__(self, deadline: float, attempts: Sequence[Attempt]) -> None:
+        self.deadline = deadline
+        super().__init__(
+            f"no answer within the request deadline of {deadline:g}s", attempts=attempts
+        )
+
+
 class ChainExhausted(GatewayError):
-    """Every model of the chain failed, was rate-limited or had its circuit open (503)."""
+    """Every model of the chain failed (503); the message lists each model's outcome."""
 
     status_code = 503
     error_type = "api_error"

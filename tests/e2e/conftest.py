@@ -32,6 +32,7 @@ def gateway(
     """A fresh gateway per test (own breakers, limits and log) in front of the shared fake."""
     fake.reset()
     monkeypatch.setenv("TIERROUTE_API_KEYS", GATEWAY_KEY)
+    monkeypatch.setenv("TIERROUTE_SERVER__METRICS", "open")  # tests read spend with the gateway key
     monkeypatch.setenv(PROVIDER_KEY_ENV, PROVIDER_KEY)
     config = load(write_config(tmp_path, fake.base_url, key_env=PROVIDER_KEY_ENV))
     registry = CollectorRegistry()

@@ -44,8 +44,11 @@ def test_shutdown_writes_every_queued_row(
     assert sorted(r["client_request_id"] for r in rows) == sorted(f"drain-{i}" for i in range(40))
 
 
-def test_builtin_default_config_classifies_offline_and_names_the_missing_key(
-    tmp_path: Path, small_models_dir: Path, monkeypatch: pytest.MonkeyPatch
+def test_builtin_default_config_classifies_offline_and_logs_the_missing_key(
+    tmp_path: Path,
+    small_models_dir: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     monkeypatch.delenv("TIERROUTE_API_KEYS", raising=False)
     monkeypatch.delenv("OPENROUTER_API_KEY", raising=False)
@@ -62,7 +65,10 @@ def test_builtin_default_config_classifies_offline_and_names_the_missing_key(
             json={"model": "auto", "messages": [{"role": "user", "content": "hi"}]},
         )
         assert chat.status_code == 503
-        assert "OPENROUTER_API_KEY" in chat.json()["error"]["message"]
+        message = chat.json()["error"]["message"]
+        # The client learns which provider lacks a key; the variable's name is for the operator.
+        assert "'aggregator'" in message and "OPENROUTER_API_KEY" not in message
+    assert "OPENROUTER_API_KEY is not set" in caplog.text
 
 
 def _free_port() -> int:

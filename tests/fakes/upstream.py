@@ -3,9 +3,12 @@
 It plays the providers in tests and benchmarks: ``POST /v1/chat/completions`` (JSON or SSE,
 following the request's ``stream``) and ``GET /v1/models``. Each request takes the next scripted
 ``Reply`` for its ``model`` (``script(model, *replies)``), or the default reply when none is left.
-Replies can wait before answering, answer an error status with Retry-After, drop the
-connection, send a malformed body, stream slowly or break a stream mid-way; streams end with
-a usage chunk when the request asked for it (``stream_options.include_usage``).
+Replies can wait before answering, answer an error status (OpenAI error JSON with ``code`` and
+``param``) with Retry-After or retry-after-ms, drop the connection, send a malformed body, stream
+slowly, break a stream mid-way (optionally in the middle of an event), send SSE comment lines
+before the content (as OpenRouter does), an in-band ``data: {"error": ...}`` event, a chosen
+``[DONE]`` line or none; streams end with a usage chunk when the request asked for it
+(``stream_options.include_usage``) and the reply has usage.
 
 Use it inside a running event loop (``await fake.start()`` / ``await fake.stop()``), in a
 background thread for synchronous code (``with FakeUpstream().running() as fake: ...``), or as a
@@ -49,6 +52,14 @@ class Reply:
     chunk_delay: float = 0.0  # seconds between stream chunks
     break_after: int | None = None  # stream: drop the connection after this many chunks
     usage: bool = True  # include usage (JSON) / the usage chunk (stream, when asked for)
+    comments: tuple[str, ...] = ()  # stream: SSE comment lines sent before any data
+    comment_delay: float = 0.0  # seconds between those comments
+    stream_error: dict[str, Any] | None = None  # stream: in-band {"error": ...} event, then end
+    error_after: int = 0  # stream: content events sent before the in-band error
+    done: bytes = b"data: [DONE]\n\n"  # stream: the closing line (b"" for none)
+    break_mid_event: bool = False  # with break_after: send half of the next event first
+    stall_after: int | None = None  # stream: events sent before one long pause
+    stall: float = 0.0  # seconds of that pause
 
     @classmethod
     def ok(cls, content: str = "Hello from the fake upstream.", **kwargs: Any) -> Reply:
@@ -62,16 +73,30 @@ class Reply:
         message: str = "scripted error",
         *,
         retry_after: float | str | None = None,
+        retry_after_ms: float | str | None = None,
         headers: dict[str, str] | None = None,
         delay: float = 0.0,
+        code: str | int | None = -1,
+        param: str | None = None,
+        error_type: str = "fake_error",
     ) -> Reply:
-        """An OpenAI-style error answer, with Retry-After when given."""
+        """An OpenAI-style error answer, with Retry-After / retry-after-ms when given.
+
+        ``code`` defaults to the status (as a number); pass a string such as
+        ``"context_length_exceeded"`` or None.
+        """
         all_headers = dict(headers or {})
         if retry_after is not None:
             all_headers["Retry-After"] = str(retry_after)
-        body = orjson.dumps(
-            {"error": {"message": message, "type": "fake_error", "param": None, "code": status}}
-        )
+        if retry_after_ms is not None:
+            all_headers["retry-after-ms"] = str(retry_after_ms)
+        error = {
+            "message": message,
+            "type": error_type,
+            "param": param,
+            "code": status if code == -1 else code,
+        }
+        body = orjson.dumps({"error": error})
         return cls(status=status, headers=all_headers, body=body, delay=delay)
 
     @classmethod
@@ -283,8 +308,21 @@ class FakeUpstream:
                 chunk["usage"] = None  # as OpenAI does: null on every chunk but the last
             return b"data: " + orjson.dumps(chunk) + b"\n\n"
 
+        for index, comment in enumerate(reply.comments):
+            if index and reply.comment_delay:
+                await asyncio.sleep(reply.comment_delay)
+            await response.write(b": " + comment.encode() + b"\n\n")
+        if reply.comments and reply.comment_delay:
+            await asyncio.sleep(reply.comment_delay)
         pieces = reply.chunks if reply.chunks is not None else _words(reply.content)
         events = [event({"role": "assistant", "content": ""}, None)]
+        if reply.stream_error is not None:
+            events += [event({"content": piece}, None) for piece in pieces[: reply.error_after]]
+            events.append(b"data: " + orjson.dumps({"error": reply.stream_error}) + b"\n\n")
+            for data in events:
+                await response.write(data)
+            await response.write_eof()
+            return response
         events += [event({"content": piece}, None) for piece in pieces]
         events.append(event({}, "stop"))
         if include_usage and reply.usage:
@@ -297,13 +335,19 @@ class FakeUpstream:
                 "usage": _usage(reply),
             }
             events.append(b"data: " + orjson.dumps(usage_chunk) + b"\n\n")
-        events.append(b"data: [DONE]\n\n")
+        if reply.done:
+            events.append(reply.done)
         for index, data in enumerate(events):
             if reply.break_after is not None and index >= reply.break_after:
+                if reply.break_mid_event:
+                    await response.write(data[: len(data) // 2])
+                    await asyncio.sleep(0.05)  # let the half event reach the client first
                 _abort(request)
                 return response
             if index and reply.chunk_delay:
                 await asyncio.sleep(reply.chunk_delay)
+            if index and index == reply.stall_after:
+                await asyncio.sleep(reply.stall)
             await response.write(data)
         await response.write_eof()
         return response

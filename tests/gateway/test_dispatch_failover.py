@@ -12,6 +12,8 @@ from tests.fakes.upstream import FakeUpstream, Reply
 from tests.gateway.gateway_support import BODY, CHAIN, KEY, KEY_ENV, MakeHarness, ManualClock
 from tierroute.exceptions import (
     ChainExhausted,
+    ChainRateLimited,
+    DeadlineExceeded,
     ProviderKeyMissing,
     UnknownModel,
     UpstreamRejected,
@@ -118,7 +120,8 @@ async def test_short_retry_after_is_honored(
     h = await make_harness()
     upstream.script("a", Reply.error(429, "slow down", retry_after=1.5))
     result = await h.dispatcher.complete(BODY, CHAIN)
-    assert h.delays == [1.5]
+    (delay,) = h.delays
+    assert 1.5 <= delay <= 1.65  # honoured, with up to 10 % jitter
     assert outcomes(result.attempts) == [("fake:a", "http_429"), ("fake:a", "ok")]
     assert "Retry-After 1.5s" in result.attempts[0].detail
 
@@ -190,13 +193,16 @@ async def test_model_at_its_rpm_limit_is_skipped_without_using_other_models_slot
         ("fake:b", "rate_limited"),
         ("fake:c", "ok"),
     ]
-    with pytest.raises(ChainExhausted) as info:
+    with pytest.raises(ChainRateLimited) as info:
         await h.dispatcher.complete(BODY, CHAIN)
     assert [a.outcome for a in info.value.attempts] == ["rate_limited"] * 3
+    assert info.value.status_code == 429
+    assert 60 <= info.value.retry_after <= 67  # the oldest slot frees in 60 s, plus jitter
+    assert info.value.headers == {"Retry-After": str(info.value.retry_after)}
     assert upstream.models_seen() == ["a", "b", "c"]  # limited models were never called
 
     assert isinstance(h.clock, ManualClock)
-    h.clock.advance(60)  # the buckets refill; nobody waited on them
+    h.clock.advance(60)  # the window moved on; nobody waited on it
     assert (await h.dispatcher.complete(BODY, CHAIN)).model == "fake:a"
 
 
@@ -234,7 +240,7 @@ async def test_rejected_provider_key_is_explained_without_the_key(
         "a", Reply.error(401, f"Incorrect API key provided: {KEY}. Check it at the dashboard.")
     )
     with pytest.raises(UpstreamRejected) as info:
-        await h.dispatcher.complete(BODY, CHAIN)
+        await h.dispatcher.complete(BODY, ["fake:a"])
     error = info.value
     assert error.status_code == 502  # our provider key, not the client's gateway key
     assert error.code == "provider_key_rejected"
@@ -251,18 +257,21 @@ async def test_unknown_model_at_the_provider(
     h = await make_harness()
     upstream.script("a", Reply.error(404, "The model `a` does not exist"))
     with pytest.raises(UpstreamRejected) as info:
-        await h.dispatcher.complete(BODY, CHAIN)
+        await h.dispatcher.complete(BODY, ["fake:a"])
     assert info.value.status_code == 404 and "does not know the model" in info.value.message
 
 
-async def test_missing_provider_key_names_the_variable(
-    upstream: FakeUpstream, make_harness: MakeHarness
+async def test_missing_provider_key_names_the_provider_not_the_variable(
+    upstream: FakeUpstream, make_harness: MakeHarness, caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = await make_harness(environ={})
+    with caplog.at_level("WARNING", logger="tierroute.gateway.dispatch"):
+        h = await make_harness(environ={})
+    assert KEY_ENV in caplog.text  # the operator learns which variable, in the server log
     with pytest.raises(ProviderKeyMissing) as info:
         await h.dispatcher.complete(BODY, CHAIN)
     assert info.value.status_code == 503
-    assert KEY_ENV in info.value.message
+    assert "'fake'" in info.value.message
+    assert KEY_ENV not in info.value.message + repr(info.value.attempts)
     assert [a.outcome for a in info.value.attempts] == ["key_missing"] * 3
     assert upstream.seen() == []
 
@@ -311,21 +320,59 @@ async def test_connection_refused_fails_over(
     assert "cannot connect" in result.attempts[0].detail
 
 
-async def test_timeout_before_the_first_byte_is_retried_then_fails_over(
+async def test_slow_answer_is_waited_for_not_cut_off_and_billed_twice(
+    upstream: FakeUpstream, make_harness: MakeHarness
+) -> None:
+    # The read timeout is for streams; a non-streamed answer arrives whole, after generation.
+    h = await make_harness(
+        real_clock=True,
+        providers={
+            "fake": {"base_url": upstream.base_url, "api_key_env": KEY_ENV, "read_timeout": 0.2}
+        },
+    )
+    upstream.script("a", Reply.ok("long answer", delay=0.8))
+    result = await h.dispatcher.complete(BODY, CHAIN)
+    assert result.body["choices"][0]["message"]["content"] == "long answer"
+    assert outcomes(result.attempts) == [("fake:a", "ok")]
+    assert upstream.models_seen() == ["a"]  # sent once, billed once
+
+
+async def test_deadline_ends_the_request_without_another_attempt(
     upstream: FakeUpstream, make_harness: MakeHarness
 ) -> None:
     h = await make_harness(
-        providers={
-            "fake": {"base_url": upstream.base_url, "api_key_env": KEY_ENV, "read_timeout": 0.2}
-        }
+        real_clock=True,
+        upstream={"deadline": 5.0},
+        tiers={
+            "moderate_conv": {"models": list(CHAIN), "deadline": 0.3},
+            "simple_faq": {"models": list(CHAIN)},
+        },
     )
-    upstream.script("a", Reply.ok(delay=1.0), Reply.ok(delay=1.0))
-    result = await h.dispatcher.complete(BODY, CHAIN)
-    assert outcomes(result.attempts) == [
-        ("fake:a", "timeout"),
-        ("fake:a", "timeout"),
-        ("fake:b", "ok"),
-    ]
+    upstream.script("a", Reply.ok(delay=2.0))
+    with pytest.raises(DeadlineExceeded) as info:
+        await h.dispatcher.complete(BODY, CHAIN, tier="moderate_conv")
+    assert info.value.status_code == 504 and info.value.deadline == 0.3
+    assert outcomes(info.value.attempts) == [("fake:a", "deadline")]
+    assert upstream.models_seen() == ["a"]
+    assert h.dispatcher.breaker_state("fake:a") == "closed"  # the deadline, not the model
+    # Another tier without its own deadline uses upstream.deadline (5 s): the answer comes.
+    upstream.script("a", Reply.ok("in time", delay=0.5))
+    result = await h.dispatcher.complete(BODY, CHAIN, tier="simple_faq")
+    assert result.body["choices"][0]["message"]["content"] == "in time"
+
+
+async def test_pool_acquire_timeout_fails_over(
+    upstream: FakeUpstream, make_harness: MakeHarness
+) -> None:
+    h = await make_harness(real_clock=True, upstream={"max_connections": 1, "pool_timeout": 0.2})
+    upstream.script("a", Reply.ok("holds the only connection", delay=1.0))
+    slow = asyncio.create_task(h.dispatcher.complete(BODY, ["fake:a"]))
+    await asyncio.sleep(0.1)
+    with pytest.raises(ChainExhausted) as info:
+        await h.dispatcher.complete(BODY, ["fake:b"])
+    assert outcomes(info.value.attempts) == [("fake:b", "timeout"), ("fake:b", "timeout")]
+    assert "pool" in info.value.attempts[0].detail
+    assert (await slow).model == "fake:a"
 
 
 async def test_exhausted_chain_lists_every_model_and_reason(

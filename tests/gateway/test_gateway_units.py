@@ -9,8 +9,9 @@ from email.utils import format_datetime
 import pytest
 
 from tests.gateway.gateway_support import ManualClock
-from tierroute.gateway.backoff import Backoff, parse_retry_after
+from tierroute.gateway.backoff import Backoff, parse_retry_after, retry_after_from
 from tierroute.gateway.breaker import CLOSED, HALF_OPEN, OPEN, CircuitBreaker
+from tierroute.gateway.dispatch import default_max_tokens_field
 from tierroute.gateway.ratelimit import ModelLimiter, estimate_tokens
 from tierroute.gateway.scrub import scrub
 
@@ -37,8 +38,33 @@ def test_backoff_is_reproducible_with_a_seeded_rng() -> None:
     assert first == second
 
 
-def test_retry_after_wins_over_jitter() -> None:
-    assert Backoff(0.25, 4.0, random.Random(0)).delay(3, retry_after=1.5) == 1.5
+def test_retry_after_wins_over_the_backoff_with_a_little_jitter() -> None:
+    backoff = Backoff(0.25, 4.0, random.Random(0))
+    delays = [backoff.delay(3, retry_after=1.5) for _ in range(50)]
+    assert all(1.5 <= d <= 1.65 for d in delays)
+    assert len(set(delays)) > 40  # spread, not one instant for every waiting caller
+
+
+@pytest.mark.parametrize(
+    ("headers", "expected"),
+    [
+        ({"Retry-After": "inf"}, 60.0),
+        ({"Retry-After": "1e400"}, 60.0),
+        ({"Retry-After": "Mon, 01 Jan 2035 00:00:00 GMT"}, 60.0),
+        ({"Retry-After": "Fri, 31 Dec 9999 23:59:59 GMT"}, 60.0),
+        ({"Retry-After": "-inf"}, 0.0),
+        ({"Retry-After": "nan"}, None),
+        ({"Retry-After": "7"}, 7.0),
+        ({"retry-after-ms": "250", "Retry-After": "7"}, 0.25),
+        ({"retry-after-ms": "garbage", "Retry-After": "7"}, 7.0),
+        ({"retry-after-ms": "1e400"}, 60.0),
+        ({}, None),
+    ],
+)
+def test_retry_after_is_capped_and_retry_after_ms_wins(
+    headers: dict[str, str], expected: float | None
+) -> None:
+    assert retry_after_from(headers, cap=60.0) == expected
 
 
 def test_parse_retry_after_seconds_date_and_garbage() -> None:
@@ -111,13 +137,33 @@ def test_breaker_released_probe_can_be_retried_and_hold_open_is_temporary() -> N
     assert breaker.state == HALF_OPEN and breaker.allow()
 
 
-def test_rpm_bucket_admits_capacity_then_refills_over_time() -> None:
+def test_rpm_holds_in_every_60_second_window() -> None:
+    # A token bucket that starts full admits 2x its rate in the first minute; the window not.
+    clock = ManualClock()
+    limiter = ModelLimiter(rpm=60, tpm=None, clock=clock)
+    admitted: list[float] = []
+    for _ in range(1200):  # one try every 0.1 s for two minutes
+        if limiter.try_acquire() is not None:
+            admitted.append(clock.now)
+        clock.advance(0.1)
+    for i, at in enumerate(admitted):
+        in_window = [t for t in admitted[i:] if t < at + 60.0]
+        assert len(in_window) <= 60
+    assert len(admitted) == 120  # the limit, every minute
+
+
+def test_rpm_slot_frees_when_it_leaves_the_window() -> None:
     clock = ManualClock()
     limiter = ModelLimiter(rpm=3, tpm=None, clock=clock)
-    assert [limiter.try_acquire() for _ in range(4)] == [True, True, True, False]
-    clock.advance(20.0)  # 3 per 60 s: one slot back after 20 s
-    assert limiter.try_acquire()
-    assert not limiter.try_acquire()
+    assert [limiter.try_acquire() is not None for _ in range(4)] == [True, True, True, False]
+    assert limiter.retry_in() == 60.0
+    clock.advance(20.0)
+    assert limiter.try_acquire() is None  # a bucket would have refilled one slot by now
+    clock.advance(40.0)
+    assert limiter.try_acquire() is not None
+    assert limiter.try_acquire() is not None
+    assert limiter.try_acquire() is not None
+    assert limiter.try_acquire() is None
 
 
 def test_refused_acquire_consumes_nothing() -> None:
@@ -126,24 +172,30 @@ def test_refused_acquire_consumes_nothing() -> None:
     assert limiter.try_acquire(600)
     assert not limiter.try_acquire(600)  # refused on tokens (400 left)...
     assert limiter.try_acquire(400)  # ...without using up the second request slot
-    clock.advance(6.0)  # +100 tokens, +0.2 request
-    assert not limiter.try_acquire(50)  # refused on requests: the 100 tokens stay
-    clock.advance(24.0)  # 30 s in all: one request slot and 500 tokens back
-    assert not limiter.try_acquire(501)
-    assert limiter.try_acquire(500)
-
-
-def test_tpm_settles_with_the_reported_usage() -> None:
-    clock = ManualClock()
-    limiter = ModelLimiter(rpm=None, tpm=1000, clock=clock)
-    assert limiter.try_acquire(900)
-    limiter.settle(estimated=900, actual=100)  # the answer was short: 800 tokens come back
-    assert limiter.try_acquire(850)
-    limiter.settle(estimated=850, actual=1000)  # longer than estimated: debt
+    assert not limiter.try_acquire(0)  # refused on requests
+    clock.advance(60.0)  # both entries left the window
+    assert limiter.try_acquire(1000)
     assert not limiter.try_acquire(1)
 
 
-def test_request_larger_than_the_bucket_goes_when_the_bucket_is_full() -> None:
+def test_tpm_settles_with_the_reported_usage_and_releases_failures() -> None:
+    clock = ManualClock()
+    limiter = ModelLimiter(rpm=None, tpm=1000, clock=clock)
+    first = limiter.try_acquire(900)
+    assert first is not None
+    limiter.settle(first, 100)  # the answer was short: 800 tokens come back
+    second = limiter.try_acquire(850)
+    assert second is not None
+    limiter.settle(second, 900)  # longer than estimated: 100 + 900 = the whole limit
+    assert not limiter.try_acquire(1)
+    limiter.release(second)  # the attempt failed: its tokens come back
+    assert limiter.try_acquire(900)
+    clock.advance(61.0)
+    limiter.settle(first, 5000)  # out of the window already: changes nothing
+    assert limiter.try_acquire(1000)
+
+
+def test_request_larger_than_the_limit_goes_when_the_window_is_empty() -> None:
     limiter = ModelLimiter(rpm=None, tpm=100, clock=ManualClock())
     assert limiter.try_acquire(5000)
     assert not limiter.try_acquire(1)
@@ -184,3 +236,23 @@ def test_scrub_masks_key_shaped_strings(text: str) -> None:
 def test_scrub_masks_a_known_secret_of_any_shape_and_truncates() -> None:
     assert scrub("your key hunter2 is wrong", ["hunter2"]) == "your key [redacted] is wrong"
     assert len(scrub("word " * 200)) == 300
+
+
+@pytest.mark.parametrize(
+    ("model", "field"),
+    [
+        ("o1", "max_completion_tokens"),
+        ("o3-mini", "max_completion_tokens"),
+        ("o4-mini-2025-04-16", "max_completion_tokens"),
+        ("openai/o3", "max_completion_tokens"),
+        ("gpt-5", "max_completion_tokens"),
+        ("gpt-5-mini", "max_completion_tokens"),
+        ("gpt-4.1", None),
+        ("gpt-4o", None),
+        ("llama3.1:8b", None),
+        ("olmo-2", None),
+        ("deepseek-chat", None),
+    ],
+)
+def test_max_completion_tokens_by_model_name(model: str, field: str | None) -> None:
+    assert default_max_tokens_field(model) == field

@@ -160,15 +160,19 @@ def test_missing_or_wrong_key_is_401(gateway: Gateway) -> None:
     assert ok.status_code == 200
 
 
-def test_health_and_metrics_need_no_key(gateway: Gateway) -> None:
+def test_health_needs_no_key_metrics_need_the_admin_key(gateway: Gateway) -> None:
     assert httpx.get(gateway.url + "/healthz", timeout=5).json() == {"status": "ok"}
     ready = httpx.get(gateway.url + "/readyz", timeout=5)
     assert ready.status_code == 200
     body = ready.json()
     assert body["status"] == "ready"
-    assert body["provider_keys_missing"] == ["TIERROUTE_TEST_UNSET_PROVIDER_KEY"]
+    # Which providers lack a key, not the names of the environment variables (no key needed here).
+    assert body["providers_without_key"] == ["fake"]
+    assert "TIERROUTE_TEST_UNSET_PROVIDER_KEY" not in ready.text
     assert body["models"] == gateway.config.model_names()
-    assert httpx.get(gateway.url + "/metrics", timeout=5).status_code == 200
+    # Gateway keys set, no admin key: /metrics (spend per model) is closed by default.
+    assert httpx.get(gateway.url + "/metrics", timeout=5).status_code == 403
+    assert gateway.client.get("/metrics").status_code == 403
 
 
 def test_readyz_reports_the_keys_the_dispatcher_read_at_start_not_the_environment_now(
@@ -177,7 +181,7 @@ def test_readyz_reports_the_keys_the_dispatcher_read_at_start_not_the_environmen
     # The dispatcher snapshots provider keys at start; a key set later is not used.
     monkeypatch.setenv("TIERROUTE_TEST_UNSET_PROVIDER_KEY", "set-too-late")
     body = httpx.get(gateway.url + "/readyz", timeout=5).json()
-    assert body["provider_keys_missing"] == ["TIERROUTE_TEST_UNSET_PROVIDER_KEY"]
+    assert body["providers_without_key"] == ["fake"]
 
 
 def test_models_lists_auto_and_every_configured_model(gateway: Gateway) -> None:

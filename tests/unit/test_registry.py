@@ -84,7 +84,7 @@ def test_promote_refuses_ids_outside_the_root(tmp_path: Path, model_id: str) -> 
     root = fake_models(tmp_path / "models", "a")
     fake_models(tmp_path / "elsewhere", "m-1")  # a real model, but not under the root
     fake_models(tmp_path / "models" / "sub", "m-1")
-    with pytest.raises(ModelNotFound, match="not a model id"):
+    with pytest.raises(ModelError, match="not a model id"):
         ModelRegistry(root).promote(model_id, "x")
     assert champion_id(root) is None
     assert not ModelRegistry(root).history_path.exists()

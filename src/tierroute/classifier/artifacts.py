@@ -127,16 +127,33 @@ def load_artifact(model_dir: Path) -> tuple[Any, ModelCard]:
     return joblib.load(model_dir / ARTIFACT_NAME), card
 
 
+def check_model_id(model_id: str, models_dir: Path) -> str:
+    """``model_id`` if it names a directory directly under ``models_dir``; else ModelError.
+
+    A model id is a name, never a path: ``../../elsewhere/ID`` must not move the champion
+    outside the models root.
+    """
+    parts = Path(model_id).parts
+    if len(parts) != 1 or model_id in (".", "..") or "/" in model_id or "\\" in model_id:
+        raise ModelError(
+            f"{model_id!r} is not a model id: give the name of a directory directly under "
+            f"{models_dir} (see `tierroute models list`)"
+        )
+    return model_id
+
+
 def champion_id(models_dir: Path) -> str | None:
     """Model id the champion pointer names, or None when there is no champion yet."""
     pointer = models_dir / CHAMPION_POINTER
     if not pointer.is_file():
         return None
-    return pointer.read_text(encoding="utf-8").strip() or None
+    current = pointer.read_text(encoding="utf-8").strip() or None
+    return None if current is None else check_model_id(current, models_dir)
 
 
 def set_champion(models_dir: Path, model_id: str) -> None:
     """Point the champion at ``model_id`` atomically (older versions stay on disk)."""
+    check_model_id(model_id, models_dir)
     if not (models_dir / model_id / CARD_NAME).is_file():
         raise ModelNotFound(f"{models_dir / model_id}: no such model")
     _atomic_write_text(models_dir / CHAMPION_POINTER, model_id + "\n")

@@ -22,4 +22,16 @@ def ensure_champion(models_dir: Path, data_dir: Path) -> Path:
     )
     loaded = read_labeled([data_dir])
     result = train_model(loaded.rows, models_dir, data_files=[str(p) for p in loaded.files])
+    release_workers()
     return result.model_dir
+
+
+def release_workers() -> None:
+    """Stop the worker processes training started (joblib keeps them for reuse otherwise).
+
+    A server that trained at start-up must not leave them behind: they would idle beside it
+    and outlive it.
+    """
+    from joblib.externals.loky import get_reusable_executor
+
+    get_reusable_executor().shutdown(wait=True)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -11,6 +12,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
+
+from tierroute.tier_costs import TierCost
 
 
 def plot_confusions(reports: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
@@ -91,15 +94,69 @@ def plot_coverage(report: Mapping[str, Any], path: Path) -> Path:
     return path
 
 
-def plot_costs(reports: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
-    """Cost per 1,000 requests of each router against sending everything to the top tier."""
+def _per_mtok(cost: TierCost) -> str:
+    return f"${cost.input_usd_per_mtok:g}/${cost.output_usd_per_mtok:g} per MTok in/out"
+
+
+def pricier_than_top(costs: Mapping[str, TierCost], top_tier: str) -> list[str]:
+    """Tiers whose model is priced above the top tier's (why routing can cost more than it)."""
+    top = costs.get(top_tier)
+    if top is None:
+        return []
+    return [
+        f"{tier}'s {cost.model} ({_per_mtok(cost)})"
+        for tier, cost in costs.items()
+        if tier != top_tier
+        and (
+            cost.input_usd_per_mtok > top.input_usd_per_mtok
+            or cost.output_usd_per_mtok > top.output_usd_per_mtok
+        )
+    ]
+
+
+def cost_caption(
+    reports: Mapping[str, Mapping[str, Any]], costs: Mapping[str, TierCost], top_tier: str
+) -> str:
+    """Why some router costs more than everything on the top tier, or "" when none does."""
+    top_usd = next(iter(reports.values()))["cost"]["per_1000_top_tier_usd"]
+    dearer = [n for n, r in reports.items() if r["cost"]["per_1000_routed_usd"] > top_usd]
+    if not dearer:
+        return ""
+    top = costs.get(top_tier)
+    top_name = f"{top_tier}'s {top.model} ({_per_mtok(top)})" if top else top_tier
+    pricier = pricier_than_top(costs, top_tier)
+    reason = (
+        f"{' and '.join(pricier)} is priced above {top_name}"
+        if pricier
+        else f"the routed tiers' token counts cost more on their models than on {top_name}"
+    )
+    return (
+        f"Why {' and '.join(dearer)} cost{'s' if len(dearer) == 1 else ''} more than all on "
+        f"{top_tier}: in this price table the top tier is not the dearest; {reason}."
+    )
+
+
+def plot_costs(
+    reports: Mapping[str, Mapping[str, Any]],
+    path: Path,
+    costs: Mapping[str, TierCost] | None = None,
+    price_table: str = "the write-up's flat price table",
+) -> Path:
+    """Cost per 1,000 requests of each router against sending everything to the top tier.
+
+    The title names the price table; a caption says why when a router costs more than the top
+    tier (a tier whose model is priced above the top tier's, as in the write-up's table).
+    """
     names = list(reports)
     routed = [reports[n]["cost"]["per_1000_routed_usd"] for n in names]
-    top = next(iter(reports.values()))["cost"]["per_1000_top_tier_usd"]
+    first = next(iter(reports.values()))["cost"]
+    top, top_tier = first["per_1000_top_tier_usd"], first["top_tier"]
     under = [100 * reports[n]["under_routing_rate"] for n in names]
-    fig, ax = plt.subplots(figsize=(5.6, 4.2))
+    fig, ax = plt.subplots(figsize=(6.4, 4.6))
     bars = ax.bar(
-        [*names, "all on top tier"], [*routed, top], color=["#4c72b0"] * len(names) + ["#c44e52"]
+        [*names, f"all on {top_tier}"],
+        [*routed, top],
+        color=["#4c72b0"] * len(names) + ["#c44e52"],
     )
     for bar, rate in zip(bars, [*under, 0.0], strict=True):
         ax.annotate(
@@ -111,8 +168,13 @@ def plot_costs(reports: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
             xytext=(0, 3),
         )
     ax.set_ylabel("USD per 1,000 requests")
-    ax.set_title("Expected cost (price table of the report)")
-    fig.tight_layout()
+    ax.set_title(f"Expected cost, priced by {price_table}", fontsize=10)
+    caption = cost_caption(reports, costs or {}, top_tier)
+    if caption:
+        # "$" would start matplotlib's math mode.
+        text = textwrap.fill(caption, 95).replace("$", r"\$")
+        fig.text(0.5, 0.01, text, ha="center", va="bottom", fontsize=7)
+    fig.tight_layout(rect=(0, 0.1 if caption else 0, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
     return path

@@ -25,6 +25,7 @@ from tierroute.classifier.artifacts import (
     CHAMPION_POINTER,
     ModelCard,
     champion_id,
+    check_model_id,
     list_models,
     set_champion,
 )
@@ -83,18 +84,8 @@ class ModelRegistry:
         return self.root / HISTORY_NAME
 
     def model_dir(self, model_id: str) -> Path:
-        """The directory of ``model_id`` under the root; ModelNotFound for paths or unknown ids."""
-        if (
-            not model_id
-            or model_id in (".", "..")
-            or Path(model_id).name != model_id
-            or (os.altsep is not None and os.altsep in model_id)
-        ):
-            raise ModelNotFound(
-                f"{model_id!r}: not a model id; give the name of a model directory under "
-                f"{self.root} (see `tierroute models list`)"
-            )
-        path = self.root / model_id
+        """The directory of ``model_id`` under the root; ModelError for a path or an unknown id."""
+        path = self.root / check_model_id(model_id, self.root)
         if not (path / CARD_NAME).is_file():
             raise ModelNotFound(f"{path}: no such model (no {CARD_NAME})")
         return path

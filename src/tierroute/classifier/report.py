@@ -184,6 +184,7 @@ def write_report(
     loso: Mapping[str, Any] | None = None,
     max_misrouted: int = 30,
     costs: Mapping[str, TierCost] = WRITEUP_TIER_COSTS,
+    price_table: str = "the write-up's flat price table",
 ) -> dict[str, Any]:
     """Evaluate, then write ``report.json``, ``report.md`` and PNG plots into ``out_dir``."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -192,7 +193,7 @@ def write_report(
         plot_confusions(routers, out_dir / "confusion.png").name,
         plot_reliability(routers["model"], out_dir / "reliability.png").name,
         plot_coverage(routers["model"], out_dir / "coverage.png").name,
-        plot_costs(routers, out_dir / "cost.png").name,
+        plot_costs(routers, out_dir / "cost.png", costs, price_table).name,
     ]
     decisions = model.predict_batch([r.text for r in rows])
     misrouted: list[dict[str, Any]] = [

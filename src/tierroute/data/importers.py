@@ -10,13 +10,14 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.exceptions import DataError
+from tierroute.text_input import read_utf8, utf8_lines
 from tierroute.tiers import CODE_GEN, COMPLEX_REASONING, MODERATE_CONV, SIMPLE_FAQ
 
 
@@ -32,7 +33,7 @@ def _load_json(path: Path) -> Any:
     if not path.is_file():
         raise DataError(f"{path}: no such file (is this the dataset's folder?)")
     try:
-        return json.loads(path.read_text(encoding="utf-8"))
+        return json.loads(read_utf8(path))
     except json.JSONDecodeError as exc:
         raise DataError(f"{path}:{exc.lineno}: bad JSON: {exc.msg}") from exc
 
@@ -40,13 +41,12 @@ def _load_json(path: Path) -> Any:
 def _jsonl(path: Path) -> Iterator[tuple[int, dict[str, Any]]]:
     if not path.is_file():
         raise DataError(f"{path}: no such file (is this the dataset's folder?)")
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if line.strip():
-                try:
-                    yield number, json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise DataError(f"{path}:{number}: bad JSON: {exc.msg}") from exc
+    for number, line in utf8_lines(path):
+        if line.strip():
+            try:
+                yield number, json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise DataError(f"{path}:{number}: bad JSON: {exc.msg}") from exc
 
 
 def _row(text: str, tier: str, source: str, file: Path, line: int) -> LabeledRow:
@@ -61,10 +61,29 @@ def _instruction_text(record: dict[str, Any]) -> str:
     return f"{instruction}\n\n{extra}" if extra else instruction
 
 
-def import_clinc150(path: Path) -> ImportResult:
-    """CLINC150: every in-scope intent is a single-intent assistant/support request -> simple_faq.
+# Chat beyond a greeting and translation are open-ended language work (data/README.md rulings).
+CLINC150_MODERATE_INTENTS = frozenset(
+    {
+        "tell_joke",
+        "fun_fact",
+        "meaning_of_life",
+        "what_are_your_hobbies",
+        "do_you_have_pets",
+        "translate",
+    }
+)
+
+
+def clinc150_tier(intent: str) -> str:
+    """moderate_conv for small talk beyond a greeting and for translate, else simple_faq."""
+    return MODERATE_CONV if intent in CLINC150_MODERATE_INTENTS else SIMPLE_FAQ
+
+
+def import_clinc150(path: Path, splits: Collection[str] | None = None) -> ImportResult:
+    """CLINC150: in-scope intents -> simple_faq, small talk and translate -> moderate_conv.
 
     ``oos`` rows are heterogeneous open questions and are left out (counted as skipped).
+    ``splits`` keeps only those splits (e.g. ``{"test"}``); all by default.
     """
     file = path / "data_full.json"
     data = _load_json(file)
@@ -73,11 +92,22 @@ def import_clinc150(path: Path) -> ImportResult:
     for split in sorted(data):
         for text, intent in data[split]:
             line += 1
+            if splits is not None and split not in splits:
+                continue
             if intent == "oos" or split.startswith("oos"):
                 result.skipped["oos (out-of-scope, no tier)"] += 1
                 continue
-            result.rows.append(_row(text, SIMPLE_FAQ, "clinc150", file, line))
+            result.rows.append(_row(text, clinc150_tier(intent), "clinc150", file, line))
     return result
+
+
+def clinc150_oos_texts(path: Path) -> list[tuple[int, str]]:
+    """(item number, text) of CLINC150's out-of-scope rows: public text without a tier."""
+    data = _load_json(path / "data_full.json")
+    numbered = (item for split in sorted(data) for item in data[split])
+    return [
+        (line, text) for line, (text, intent) in enumerate(numbered, start=1) if intent == "oos"
+    ]
 
 
 def import_gsm8k(path: Path) -> ImportResult:

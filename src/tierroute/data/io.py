@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -11,6 +12,8 @@ from typing import Any
 
 from tierroute.data.schema import LabeledRow, check_fields, guess_lang, normalize_text
 from tierroute.exceptions import DataError, RowIssue, ValidationFailed
+from tierroute.output_files import atomic_text_writer
+from tierroute.text_input import read_utf8, utf8_lines
 from tierroute.tiers import DEFAULT_TIERS
 
 DATA_SUFFIXES = (".jsonl", ".csv")
@@ -44,28 +47,31 @@ def expand_paths(paths: Iterable[Path]) -> list[Path]:
 def read_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     """(line, record or None, error) for each non-blank JSONL line or CSV row of one file."""
     if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            missing = {"text", "tier"} - set(reader.fieldnames or [])
-            if missing:
-                yield 1, None, f"CSV header lacks column(s) {sorted(missing)}"
-                return
-            for row in reader:
-                yield reader.line_num, dict(row), ""
+        reader = csv_reader(path)
+        missing = {"text", "tier"} - set(reader.fieldnames or [])
+        if missing:
+            yield 1, None, f"CSV header lacks column(s) {sorted(missing)}"
+            return
+        for row in reader:
+            yield reader.line_num, dict(row), ""
         return
-    with path.open(encoding="utf-8") as handle:
-        for number, line in enumerate(handle, start=1):
-            if not line.strip():
-                continue
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield number, None, f"bad JSON: {exc.msg} at column {exc.colno}"
-                continue
-            if not isinstance(record, dict):
-                yield number, None, "bad JSON: expected an object"
-                continue
-            yield number, record, ""
+    for number, line in utf8_lines(path):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield number, None, f"bad JSON: {exc.msg} at column {exc.colno}"
+            continue
+        if not isinstance(record, dict):
+            yield number, None, "bad JSON: expected an object"
+            continue
+        yield number, record, ""
+
+
+def csv_reader(path: Path) -> csv.DictReader[str]:
+    """A CSV reader over the file's text (checked to be UTF-8 first)."""
+    return csv.DictReader(io.StringIO(read_utf8(path), newline=""))
 
 
 def read_labeled(
@@ -127,10 +133,9 @@ def read_labeled(
 
 
 def write_jsonl(rows: Iterable[dict[str, Any]], path: Path) -> int:
-    """Write dicts as UTF-8 JSONL (non-ASCII kept readable); returns the row count."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    """Write dicts as UTF-8 JSONL (non-ASCII kept readable), atomically; returns the row count."""
     count = 0
-    with path.open("w", encoding="utf-8") as handle:
+    with atomic_text_writer(path) as handle:
         for row in rows:
             handle.write(json.dumps(row, ensure_ascii=False) + "\n")
             count += 1
@@ -157,12 +162,11 @@ def _unlabeled_records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None,
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            if "text" not in (reader.fieldnames or []):
-                yield 1, None, "CSV header lacks column 'text'"
-                return
-            for row in reader:
-                yield reader.line_num, dict(row), ""
+        reader = csv_reader(path)
+        if "text" not in (reader.fieldnames or []):
+            yield 1, None, "CSV header lacks column 'text'"
+            return
+        for row in reader:
+            yield reader.line_num, dict(row), ""
         return
     yield from read_records(path)

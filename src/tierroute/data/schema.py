@@ -2,71 +2,18 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tierroute.textfold import fold
+from tierroute.data.lang import guess_lang
 
-_VI_LETTERS = re.compile(
-    r"[ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ]", re.IGNORECASE
-)
-# Frequent Vietnamese words that survive the loss of diacritics and are rare in English.
-_VI_WORDS = frozenset(
-    [
-        "khong",
-        "ko",
-        "k",
-        "dc",
-        "duoc",
-        "cua",
-        "toi",
-        "minh",
-        "ban",
-        "la",
-        "gi",
-        "nao",
-        "nhu",
-        "the",
-        "nay",
-        "cho",
-        "voi",
-        "va",
-        "cac",
-        "nhung",
-        "mot",
-        "hay",
-        "bao",
-        "nhieu",
-        "sao",
-        "lam",
-        "giup",
-        "em",
-        "anh",
-        "chi",
-        "oi",
-        "a",
-        "shop",
-        "ad",
-        "don",
-        "hang",
-        "giao",
-        "tien",
-        "roi",
-        "chua",
-        "thi",
-        "ma",
-        "vay",
-        "viet",
-        "ham",
-        "trong",
-        "lay",
-        "tinh",
-        "neu",
-    ]
-)
+__all__ = ["LabeledRow", "check_fields", "guess_lang", "normalize_text"]
+
+
+# Languages the features and the heuristic were built for (guess_lang answers one of them).
+LANGS: tuple[str, ...] = ("en", "vi")
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,17 +45,6 @@ def normalize_text(text: str) -> str:
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
 
 
-def guess_lang(text: str) -> str:
-    """``vi`` for Vietnamese (with or without diacritics), else ``en``."""
-    if _VI_LETTERS.search(text):
-        return "vi"
-    words = fold(text).split()
-    if not words:
-        return "en"
-    hits = sum(word in _VI_WORDS for word in words)
-    return "vi" if hits >= 2 and hits / len(words) >= 0.2 else "en"
-
-
 def check_fields(
     record: Mapping[str, Any], allowed_tiers: Collection[str]
 ) -> list[tuple[str, str]]:
@@ -130,4 +66,9 @@ def check_fields(
         value = record.get(optional)
         if value is not None and not isinstance(value, str):
             problems.append((optional, "not a string"))
+    lang = record.get("lang")
+    if isinstance(lang, str) and lang and lang not in LANGS:
+        problems.append(
+            ("lang", f"unsupported language {lang!r} (expected one of {list(LANGS)}, or none)")
+        )
     return problems

@@ -18,6 +18,15 @@ CIRCUIT_OPEN = "circuit_open"
 KEY_MISSING = "key_missing"
 STREAM_ERROR = "stream_error"
 CANCELLED = "cancelled"
+# Provider 4xx that the next model may not have (failover, counted as the model's failure).
+AUTH_ERROR = "auth_error"  # 401/403: our key for that provider was rejected or revoked
+NO_CREDIT = "no_credit"  # 402
+MODEL_NOT_FOUND = "model_not_found"  # 404
+# 400 context_length_exceeded and the like: the next model may have a longer context; says
+# nothing about the model's health.
+CONTEXT_TOO_LONG = "context_too_long"
+ERROR_EVENT = "error_event"  # a stream's in-band {"error": ...} before any content
+DEADLINE = "deadline"  # the request's deadline passed during this attempt
 
 
 @dataclass(slots=True)

@@ -43,6 +43,13 @@ class CircuitBreaker:
         self._probing = True
         return True
 
+    def retry_in(self) -> float:
+        """Seconds until a request may go again (a probe out: about one second)."""
+        if self._open_until is None:
+            return 0.0
+        wait = self._open_until - self._clock()
+        return wait if wait > 0 else 1.0
+
     def record_success(self) -> None:
         """The model answered: close the circuit."""
         self._failures = 0
@@ -50,7 +57,7 @@ class CircuitBreaker:
         self._probing = False
 
     def record_failure(self) -> None:
-        """The model failed (5xx, 429, timeout, connection, malformed answer)."""
+        """The model failed (5xx, 429, timeout, connection, malformed answer, key or credit)."""
         self._failures += 1
         if self._probing or self._failures >= self._threshold:
             self._open(self._cooldown)

@@ -58,6 +58,23 @@ class UpstreamClient:
             await session.close()
 
 
-def provider_timeout(connect_s: float, read_s: float) -> aiohttp.ClientTimeout:
-    """Connect timeout, and read timeout for the first byte and between chunks; no total cap."""
-    return aiohttp.ClientTimeout(total=None, sock_connect=connect_s, sock_read=read_s)
+def stream_timeout(connect_s: float, pool_s: float, read_s: float) -> aiohttp.ClientTimeout:
+    """A stream's limits: getting a connection (``pool_s``: waiting for a free one in the pool
+    and connecting, ``connect_s`` for connecting), then each read (first byte, between chunks).
+
+    No total: the request's deadline (``asyncio.timeout`` in the dispatcher) bounds the time to
+    first content, and a stream that keeps sending may run as long as it needs.
+    """
+    return aiohttp.ClientTimeout(
+        total=None, connect=pool_s, sock_connect=connect_s, sock_read=read_s
+    )
+
+
+def answer_timeout(connect_s: float, pool_s: float) -> aiohttp.ClientTimeout:
+    """A non-streamed answer's limits: getting a connection only (as for streams).
+
+    Providers send nothing until the whole answer is generated, so a read timeout would cut
+    long answers off after they were billed, and the retry would bill them again; the wait is
+    bounded by the request's deadline instead.
+    """
+    return aiohttp.ClientTimeout(total=None, connect=pool_s, sock_connect=connect_s)

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from tierroute.config import validation_message
 from tierroute.exceptions import ConfigError
+from tierroute.text_input import read_utf8
 
 
 class Baseline(BaseModel):
@@ -27,7 +28,7 @@ class Baseline(BaseModel):
 def load_baseline(path: Path) -> Baseline:
     """A baseline from JSON or TOML; ConfigError names the file and the bad key."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = read_utf8(path, ConfigError)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     try:

@@ -1,11 +1,11 @@
 """``tierroute report --since 30d``: the request log turned into the write-up's results, and more.
 
-``build_report`` aggregates a window of the log in SQL (``queries``) into the usage (``report_usage``: the results
+``build_report`` aggregates a window of the log in SQL (``queries``) into the usage (``usage``: the results
 table of monthly cost, P50/P99 latency and error rate, by tier and model, against everything on
 the top model and an optional baseline such as ``config/scenarios/writeup_before.toml``; the
 canary's sides; the shadow agreement matrix and the challenger's routing cost) and the drift
-(``report_drift``: tier mix and confidence over time against the champion's own). ``write_report``
-writes ``report.md``, ``report.json`` and the PNGs (``report_plots``) into one folder.
+(``drift``: tier mix and confidence over time against the champion's own). ``write_report``
+writes ``report.md``, ``report.json`` and the PNGs (``plots``) into one folder.
 """
 
 from __future__ import annotations

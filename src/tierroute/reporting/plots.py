@@ -17,8 +17,8 @@ from tierroute.reporting.shadow import ShadowComparison
 from tierroute.reporting.usage import Group, UsageReport
 
 
-def _save(fig: Figure, path: Path) -> Path:
-    fig.tight_layout()
+def _save(fig: Figure, path: Path, bottom: float = 0.0) -> Path:
+    fig.tight_layout(rect=(0, bottom, 1, 1))
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -47,7 +47,19 @@ def plot_cost(usage: UsageReport, path: Path) -> Path:
     ax.set_title("Monthly cost by tier: routed vs everything on the top model")
     ax.grid(axis="y", alpha=0.3)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    dearer = [t for t in tiers if top_known and by_tier[t][0] > by_tier[t][1]]
+    if dearer and usage.top_model:
+        # The top model is not always the dearest: say so instead of leaving a puzzle.
+        fig.text(
+            0.5,
+            0.01,
+            f"{', '.join(dearer)}: routed costs more than on {usage.top_model}, because the "
+            "tier's models are priced above it",
+            ha="center",
+            va="bottom",
+            fontsize=7,
+        )
+    return _save(fig, path, bottom=0.06 if dearer else 0.0)
 
 
 def plot_tier_mix(drift: Drift, path: Path) -> Path:

@@ -19,6 +19,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 from tierroute.data.schema import guess_lang
+from tierroute.output_files import atomic_text_writer
 from tierroute.store.labels import LoggedRow, logged_rows
 
 LOG_SOURCE = "request-log"
@@ -70,14 +71,11 @@ def export_logs(
 ) -> ExportSummary:
     """Write the log rows since ``start`` to ``out`` (JSONL), atomically; returns the counts."""
     counts = {"labeled": 0, "bare_labels": 0, "labeled_without_text": 0}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    partial = out.with_name(f".{out.name}.partial")
     written = 0
-    with partial.open("w", encoding="utf-8") as handle:
+    with atomic_text_writer(out) as handle:
         for line in _lines(engine, start, labeled_only, counts):
             handle.write(line)
             written += 1
-    partial.replace(out)
     return ExportSummary(
         rows=written,
         labeled=counts["labeled"],

@@ -4,12 +4,13 @@ Each row names the query by ``request_id`` (a logged request) or by ``text`` (a 
 gives its ``tier``. JSONL objects or CSV with a header; other fields are ignored, so a file written
 by ``tierroute logs export`` can be edited and fed back. Every bad row is reported by file, line
 and field; nothing is stored unless all rows are valid, or, with ``skip_invalid``, the bad ones
-are left out and still reported. Texts are redacted before they are stored, like the request log.
+are left out and still reported. Rows without a tier (``"tier": null`` or no tier, as ``logs
+export`` writes unlabeled requests) are not labels: they are skipped and counted, not rejected.
+Texts are redacted before they are stored, like the request log.
 """
 
 from __future__ import annotations
 
-import csv
 from collections import Counter
 from collections.abc import Collection, Iterator
 from dataclasses import dataclass, field
@@ -19,7 +20,7 @@ from typing import Any
 from sqlalchemy import Engine
 
 # The labeled-data reader's JSONL parser: one place decides what a bad JSON line is.
-from tierroute.data.io import read_records
+from tierroute.data.io import csv_reader, read_records
 from tierroute.data.schema import normalize_text
 from tierroute.exceptions import DataError, RowIssue, ValidationFailed
 from tierroute.redact import redact
@@ -38,6 +39,7 @@ class LabelFile:
     lines: list[int] = field(default_factory=list)
     issues: list[RowIssue] = field(default_factory=list)
     duplicates: int = 0
+    unlabeled: int = 0
 
 
 @dataclass(frozen=True)
@@ -50,6 +52,7 @@ class LabelImport:
     tiers: dict[str, int]
     duplicates: int
     skipped: list[RowIssue]
+    unlabeled: int = 0
 
 
 def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
@@ -61,15 +64,14 @@ def _records(path: Path) -> Iterator[tuple[int, dict[str, Any] | None, str]]:
     if not path.is_file():
         raise DataError(f"{path}: no such file")
     if path.suffix == ".csv":
-        with path.open(encoding="utf-8", newline="") as handle:
-            reader = csv.DictReader(handle)
-            columns = set(reader.fieldnames or [])
-            if "tier" not in columns or not columns & {"request_id", "text"}:
-                yield 1, None, "CSV header needs a 'tier' column and 'request_id' or 'text'"
-                return
-            for row in reader:
-                # An empty CSV cell means the field is absent.
-                yield reader.line_num, {k: v for k, v in row.items() if v not in ("", None)}, ""
+        reader = csv_reader(path)
+        columns = set(reader.fieldnames or [])
+        if "tier" not in columns or not columns & {"request_id", "text"}:
+            yield 1, None, "CSV header needs a 'tier' column and 'request_id' or 'text'"
+            return
+        for row in reader:
+            # An empty CSV cell means the field is absent.
+            yield reader.line_num, {k: v for k, v in row.items() if v not in ("", None)}, ""
         return
     yield from read_records(path)
 
@@ -108,6 +110,9 @@ def read_label_file(path: Path, tiers: Collection[str]) -> LabelFile:
     for line, record, error in _records(path):
         if record is None:
             out.issues.append(RowIssue(str(path), line, "row", error))
+            continue
+        if record.get("tier") is None:
+            out.unlabeled += 1
             continue
         problems = _problems(record, tiers)
         if problems:
@@ -162,7 +167,7 @@ def import_labels(
     in one transaction.
     """
     parsed = read_label_file(path, tiers)
-    if not parsed.records and not parsed.issues:
+    if not parsed.records and not parsed.issues and not parsed.unlabeled:
         raise DataError(f"{path}: no label rows")
     known = existing_request_ids(engine, [r.request_id for r in parsed.records if r.request_id])
     kept: list[FeedbackRecord] = []
@@ -184,4 +189,5 @@ def import_labels(
         tiers=dict(sorted(Counter(r.tier for r in kept).items())),
         duplicates=parsed.duplicates,
         skipped=issues,
+        unlabeled=parsed.unlabeled,
     )

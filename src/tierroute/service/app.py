@@ -19,11 +19,13 @@ from pathlib import Path
 from fastapi import FastAPI
 from prometheus_client import CollectorRegistry
 
-from tierroute import __version__, load_model
+from tierroute import __version__
+from tierroute.classifier.model import TierModel, load_model
 from tierroute.config import GatewayConfig
 from tierroute.gateway.dispatch import Dispatcher
 from tierroute.service.errors import install_error_handlers
 from tierroute.service.metrics import ServiceMetrics
+from tierroute.service.openapi import install_openapi
 from tierroute.service.reload import Reloader, rollout_mode
 from tierroute.service.rollout import load_rollout, models_root_of
 from tierroute.service.routes import (
@@ -61,23 +63,25 @@ def create_app(
     dead_letter: Path | None = None,
     spool_dir: Path | None = None,
     freeze_gc: bool = False,
+    model: TierModel | None = None,
 ) -> FastAPI:
     """The gateway app for ``config``, routing with the model at ``model_path``.
 
     ``registry`` receives the app's metrics (a fresh one by default); ``dead_letter`` is where
     log rows go that the database refuses; ``spool_dir`` turns on the durable spool for rows
     the database cannot take now (``serve`` always sets it) and holds the log secret;
-    ``freeze_gc`` (for a serving process, not
-    tests) moves everything loaded at start-up out of the garbage collector's reach.
+    ``freeze_gc`` (for a serving process, not tests) moves everything loaded at start-up out of
+    the garbage collector's reach; ``model`` is the model at ``model_path`` when the caller has
+    loaded (and checked) it already.
     """
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        model = await asyncio.to_thread(load_model, model_path)
-        router = TierRouter(config, model)
+        served = model if model is not None else await asyncio.to_thread(load_model, model_path)
+        router = TierRouter(config, served)
         # Reloads and the challenger look in the models root the served model belongs to.
         models_root = models_root_of(model_path)
-        rollout = await asyncio.to_thread(load_rollout, config, models_root, model.model_id)
+        rollout = await asyncio.to_thread(load_rollout, config, models_root, served.model_id)
         service_metrics = ServiceMetrics(registry)
         engine = await asyncio.to_thread(open_engine, config.log.url)
         writer = LogWriter(
@@ -96,8 +100,8 @@ def create_app(
             logger.warning(NO_KEYS_WARNING)
         logger.info(
             "serving model %s (tiers %s), %d upstream models, log at %s",
-            model.model_id,
-            ", ".join(model.tiers),
+            served.model_id,
+            ", ".join(served.tiers),
             len(router.model_names),
             engine.url.render_as_string(hide_password=True),
         )
@@ -136,6 +140,7 @@ def create_app(
         telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     install_error_handlers(app)
+    install_openapi(app, config)
     # Chat first: routes are matched in order, and it is the hot path.
     for module in (chat, classify, models, feedback, stats, health, canary, admin, metrics):
         app.include_router(module.router)

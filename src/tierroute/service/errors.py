@@ -52,7 +52,9 @@ def error_response(
 
 
 def gateway_error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
-    """The response for one of our gateway errors (status, type and code from the exception)."""
+    """The response for one of our gateway errors (status, type, code, headers from the exception)."""
+    if exc.headers:
+        headers = {**(headers or {}), **exc.headers}
     return error_response(
         exc.status_code,
         exc.message,

@@ -20,6 +20,8 @@ from tierroute.exceptions import InvalidRequest, RequestTooLarge, SchemaViolatio
 CHAT_ID_PREFIX = "chatcmpl-"
 CLASSIFY_ID_PREFIX = "clf-"
 CLIENT_ID_MAX = 128  # the size of the log's client_request_id column
+# The largest max_tokens passed on: a 32-bit int, as providers read it (the OpenAPI schema says so).
+MAX_TOKENS = 2**31 - 1
 
 
 def new_request_id(prefix: str) -> str:
@@ -140,7 +142,10 @@ def parse_chat_request(body: dict[str, Any]) -> ChatRequest:
         raise SchemaViolation("user: must be a string", param="user")
     for key in ("max_tokens", "max_completion_tokens"):
         value = body.get(key)
-        bad = isinstance(value, bool) or not isinstance(value, int) or value < 1
+        if isinstance(value, float) and value.is_integer():
+            # JSON does not tell 16 from 16.0 (nor does the published schema): pass an integer.
+            value = body[key] = int(value)
+        bad = isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_TOKENS
         if value is not None and bad:
-            raise SchemaViolation(f"{key}: must be a positive integer", param=key)
+            raise SchemaViolation(f"{key}: must be an integer from 1 to {MAX_TOKENS}", param=key)
     return ChatRequest(body, model, messages, stream, user)

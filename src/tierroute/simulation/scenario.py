@@ -26,6 +26,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from tierroute.config import validation_message
 from tierroute.exceptions import ConfigError
 from tierroute.gateway.costs import Rate, lookup_genai_price
+from tierroute.text_input import read_utf8
 
 Pricing = Literal["flat", "genai-prices"]
 PRICINGS: tuple[Pricing, ...] = ("flat", "genai-prices")
@@ -87,7 +88,7 @@ class Scenario(_Section):
 def load_scenario(path: Path) -> Scenario:
     """Read and validate a scenario TOML; ConfigError names the file and the bad key."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"), parse_float=Decimal)
+        data = tomllib.loads(read_utf8(path, ConfigError), parse_float=Decimal)
     except OSError as exc:
         raise ConfigError(f"{path}: cannot read: {exc.strerror or exc}") from exc
     except tomllib.TOMLDecodeError as exc:

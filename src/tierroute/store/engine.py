@@ -6,12 +6,15 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 
 from tierroute.exceptions import ConfigError
 from tierroute.store.migrate import add_missing_columns
 from tierroute.store.schema import metadata
+
+# The databases the request log is tested on; others are refused by name, not by traceback.
+SUPPORTED_BACKENDS = ("sqlite", "postgresql")
 
 
 def normalize_url(url: str) -> str:
@@ -56,20 +59,16 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
         parsed = make_url(normalize_url(url))
     except ArgumentError as exc:
         raise ConfigError(f"log.url: not a database URL: {url!r}") from exc
-    # hide_parameters: SQLAlchemy's errors never quote the rows' values (the users' text).
-    if parsed.get_backend_name() == "sqlite":
-        database = parsed.database
-        if database and database != ":memory:" and not database.startswith("file:"):
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(
-            parsed, connect_args={"check_same_thread": False}, hide_parameters=True
+    backend = parsed.get_backend_name()
+    if backend not in SUPPORTED_BACKENDS:
+        raise ConfigError(
+            f"log.url: unsupported database {backend!r} in {parsed.render_as_string()}; "
+            "use sqlite:///path.db or postgresql://user@host/db"
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
-    else:
-        # A short connect timeout: during an outage the writer spools instead of hanging.
-        engine = create_engine(
-            parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}, hide_parameters=True
-        )
+    try:
+        engine = _create_engine(parsed)
+    except (ArgumentError, ImportError) as exc:
+        raise ConfigError(f"log.url: cannot use {parsed.render_as_string()}: {exc}") from exc
     if create:
         try:
             metadata.create_all(engine)
@@ -83,3 +82,20 @@ def open_engine(url: str, *, create: bool = True) -> Engine:
                 f"{type(exc).__name__}: {cause}"
             ) from exc
     return engine
+
+
+def _create_engine(parsed: URL) -> Engine:
+    # hide_parameters: SQLAlchemy's errors never quote the rows' values (the users' text).
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:" and not database.startswith("file:"):
+            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, connect_args={"check_same_thread": False}, hide_parameters=True
+        )
+        event.listen(engine, "connect", _sqlite_pragmas)
+        return engine
+    # A short connect timeout: during an outage the writer spools instead of hanging.
+    return create_engine(
+        parsed, pool_pre_ping=True, connect_args={"connect_timeout": 5}, hide_parameters=True
+    )

@@ -55,6 +55,8 @@ class RequestRecord:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     cost_usd: float = 0.0
+    # True: the provider reported no usage (stream cut, client gone, none sent), tokens estimated.
+    cost_estimated: bool | None = None
     text: str | None = None
     user_key: str | None = None
     route_side: str = RouteSide.CHAMPION

@@ -54,6 +54,7 @@ requests = Table(
     Column("prompt_tokens", Integer, nullable=False, default=0),
     Column("completion_tokens", Integer, nullable=False, default=0),
     Column("cost_usd", Float, nullable=False, default=0.0),
+    Column("cost_estimated", Boolean),  # tokens estimated: the provider reported no usage
     Column("text", Text),
     Column("user_key", String(64)),
     Column("route_side", String(16), nullable=False, default="champion"),

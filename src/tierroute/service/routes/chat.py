@@ -26,10 +26,12 @@ from starlette.types import Receive, Scope, Send
 from tierroute.exceptions import GatewayError
 from tierroute.gateway.attempt import Attempt
 from tierroute.gateway.dispatch import StreamHandle
+from tierroute.gateway.sse import error_event
 from tierroute.redact import redact
 from tierroute.service.deps import check_api_key, service_state
 from tierroute.service.disconnect import ClientGone, DisconnectGuard
 from tierroute.service.errors import gateway_error_response
+from tierroute.service.offload import run_sized
 from tierroute.service.parsing import (
     CHAT_ID_PREFIX,
     classifier_text,
@@ -96,7 +98,8 @@ class _Pending:
         """Complete the row, count the request, queue the row for the log."""
         record = self.record
         record.status = status
-        record.error = error
+        # Provider error text can quote the user's input: redacted like the query text.
+        record.error = redact(error) if error else None
         record.latency_ms = self.elapsed_ms()
         state = self.state
         state.writer.submit(record)
@@ -122,6 +125,18 @@ class _Pending:
         return gateway_error_response(exc, self.headers)
 
 
+def _decide(
+    state: ServiceState, model: str, text: str, sticky: str
+) -> tuple[RequestRoute, str | None]:
+    """The route and the text to log (redacted; None when the config stores no text)."""
+    rollout = state.rollout
+    if rollout is not None and model == AUTO:
+        route = rollout.route(state.router, text, sticky)
+    else:
+        route = state.router.route(model, text)
+    return route, redact(text) if state.store_text else None
+
+
 async def chat_completions(request: Request) -> Response:
     """OpenAI-compatible chat completions, streaming or not."""
     start = time.perf_counter()
@@ -132,12 +147,9 @@ async def chat_completions(request: Request) -> Response:
     api_key = check_api_key(request, state)
     chat = parse_chat_request(await read_json_object(request, state.max_body_bytes))
     text = classifier_text(chat.messages)
-    rollout = state.rollout
-    if rollout is not None and chat.model == AUTO:
-        # The canary's stable key: the client's user, else its API key, else the request id.
-        route = rollout.route(state.router, text, chat.user or api_key or request_id)
-    else:
-        route = state.router.route(chat.model, text)
+    # The canary's stable key: the client's user, else its API key, else the request id.
+    sticky = chat.user or api_key or request_id
+    route, logged_text = await run_sized(len(text), _decide, state, chat.model, text, sticky)
     decision = route.decision
     challenger = route.challenger
     if decision is not None:
@@ -155,7 +167,7 @@ async def chat_completions(request: Request) -> Response:
         model_id=decision.model_id if decision else None,
         stream=chat.stream,
         classify_ms=route.classify_ms if decision else None,
-        text=redact(text) if state.store_text else None,
+        text=logged_text,
         user_key=state.hasher(key_source) if key_source else None,
         client_request_id=client_id,
         api_key_hash=state.hasher(api_key) if api_key else None,
@@ -176,7 +188,10 @@ async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -
     try:
         async with DisconnectGuard(request.receive, after=WATCH_AFTER_S):
             result = await state.dispatcher.complete(
-                body, pending.route.chain, max_tokens=pending.route.max_tokens
+                body,
+                pending.route.chain,
+                max_tokens=pending.route.max_tokens,
+                tier=pending.route.tier,
             )
     except GatewayError as exc:
         return pending.failed(exc)
@@ -193,6 +208,7 @@ async def _complete(request: Request, pending: _Pending, body: dict[str, Any]) -
     record.prompt_tokens = result.prompt_tokens
     record.completion_tokens = result.completion_tokens
     record.cost_usd = result.cost_usd
+    record.cost_estimated = result.cost_estimated
     record.upstream_ms = result.upstream_ms
     # The provider's bytes as received: nothing to re-encode on the hot path.
     content = result.raw or orjson.dumps(result.body)
@@ -213,7 +229,10 @@ async def _stream(request: Request, pending: _Pending, body: dict[str, Any]) -> 
     try:
         async with DisconnectGuard(request.receive, after=WATCH_AFTER_S):
             handle = await state.dispatcher.stream(
-                body, pending.route.chain, max_tokens=pending.route.max_tokens
+                body,
+                pending.route.chain,
+                max_tokens=pending.route.max_tokens,
+                tier=pending.route.tier,
             )
     except GatewayError as exc:
         return pending.failed(exc)
@@ -233,17 +252,13 @@ async def _stream(request: Request, pending: _Pending, body: dict[str, Any]) -> 
     return RelayResponse(handle, pending, headers)
 
 
-def _sse_error(message: str) -> bytes:
-    error = {"message": message, "type": "api_error", "param": None, "code": "stream_broken"}
-    return b"data: " + orjson.dumps({"error": error}) + b"\n\n"
-
-
 class RelayResponse(Response):
     """Pass the upstream's SSE bytes through as they arrive; log when the stream ends.
 
     A client that goes away mid-stream cancels the upstream request (``handle.aclose``). A
-    stream that breaks upstream ends with an SSE error event, so OpenAI clients raise instead
-    of taking a truncated answer for a whole one.
+    stream that breaks upstream ends with an SSE error event (on a fresh event boundary: the
+    handle relays whole events only), so OpenAI clients raise ``APIError`` instead of taking a
+    truncated answer for a whole one.
     """
 
     media_type = "text/event-stream"
@@ -269,9 +284,9 @@ class RelayResponse(Response):
                     await send({"type": "http.response.body", "body": chunk, "more_body": True})
                 if handle.error is not None:
                     status, error = 502, handle.error
-                    await send(
-                        {"type": "http.response.body", "body": _sse_error(error), "more_body": True}
-                    )
+                    if not handle.error_sent:
+                        event = error_event(error, "stream_broken")
+                        await send({"type": "http.response.body", "body": event, "more_body": True})
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
         except (ClientGone, OSError):
             status, error = CLIENT_CLOSED, "client disconnected mid-stream"
@@ -289,6 +304,7 @@ class RelayResponse(Response):
             record.prompt_tokens = handle.prompt_tokens
             record.completion_tokens = handle.completion_tokens
             record.cost_usd = handle.cost_usd
+            record.cost_estimated = handle.cost_estimated
             record.upstream_ms = handle.upstream_ms
             self.pending.finish(status, error)
 

@@ -18,6 +18,7 @@ from tierroute.classifier.decision import Decision
 from tierroute.exceptions import SchemaViolation
 from tierroute.redact import redact
 from tierroute.service.deps import check_api_key, service_state
+from tierroute.service.offload import OFFLOAD_CHARS, run_sized
 from tierroute.service.parsing import (
     CLASSIFY_ID_PREFIX,
     classifier_text,
@@ -64,6 +65,23 @@ def _result(state: ServiceState, decision: Decision, request_id: str) -> dict[st
     return result
 
 
+def _score(
+    state: ServiceState, texts: list[str], batch: bool
+) -> tuple[list[Decision], list[Decision | None], list[str | None]]:
+    """The champion's decisions, the challenger's (shadow; None without one), the texts to log."""
+    model = state.router.model
+    decisions = model.predict_batch(texts) if batch else [model.predict(texts[0])]
+    # A challenger scores in shadow here (the answer is always the champion's; canary routing
+    # applies to chat, where errors and fallbacks can be measured).
+    shadow: list[Decision | None] = [None] * len(texts)
+    rollout = state.rollout
+    if rollout is not None:
+        challenger = rollout.challenger.model
+        shadow = list(challenger.predict_batch(texts) if batch else [challenger.predict(texts[0])])
+    logged = [redact(text) if state.store_text else None for text in texts]
+    return list(decisions), shadow, logged
+
+
 @router.post("/v1/classify")
 async def classify(request: Request) -> Response:
     """Tier, confidence, probabilities, fallback, reason, mapped model, model_id, latency."""
@@ -74,25 +92,16 @@ async def classify(request: Request) -> Response:
     state = service_state(request)
     api_key = check_api_key(request, state)
     texts, batch = _texts(await read_json_object(request, state.max_body_bytes))
-    router_ = state.router
-    if batch:
-        decisions = router_.model.predict_batch(texts)
-        ids = [f"{request_id}.{i}" for i in range(len(texts))]
-    else:
-        decisions = [router_.model.predict(texts[0])]
-        ids = [request_id]
+    ids = [f"{request_id}.{i}" for i in range(len(texts))] if batch else [request_id]
+    # A batch (up to 1,000 texts of up to 1 MiB in all) is scored in a worker thread.
+    chars = sum(len(text) for text in texts) + (OFFLOAD_CHARS if batch else 0)
+    decisions, shadow, logged = await run_sized(chars, _score, state, texts, batch)
     classify_ms = (time.perf_counter() - start) * 1000.0
     state.metrics.gateway.classified(classify_ms / 1000.0 / len(texts))
-    # A challenger scores in shadow here (the answer is always the champion's; canary routing
-    # applies to chat, where errors and fallbacks can be measured).
-    rollout = state.rollout
-    shadow: list[Decision | None] = [None] * len(texts)
-    if rollout is not None:
-        challenger = rollout.challenger.model
-        shadow = list(challenger.predict_batch(texts) if batch else [challenger.predict(texts[0])])
+    router_ = state.router
     results = [_result(state, d, rid) for d, rid in zip(decisions, ids, strict=True)]
     user_key = state.hasher(api_key) if api_key else None
-    for text, decision, rid, other in zip(texts, decisions, ids, shadow, strict=True):
+    for text, decision, rid, other in zip(logged, decisions, ids, shadow, strict=True):
         state.writer.submit(
             RequestRecord(
                 request_id=rid,
@@ -105,7 +114,7 @@ async def classify(request: Request) -> Response:
                 model=router_.chains[decision.tier][0],
                 classify_ms=classify_ms / len(texts),
                 latency_ms=classify_ms,
-                text=redact(text) if state.store_text else None,
+                text=text,
                 user_key=user_key,
                 client_request_id=client_id,
                 api_key_hash=user_key,

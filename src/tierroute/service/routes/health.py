@@ -30,9 +30,10 @@ async def readyz(request: Request) -> JSONResponse:
         "threshold": state.router.model.threshold,
         "default_tier": state.router.model.default_tier,
         "models": state.router.model_names,
-        # The keys the dispatcher read at start, not the environment now: a key set later is
-        # not used until a restart, so it must not make the gateway look ready for it.
-        "provider_keys_missing": state.dispatcher.missing_key_envs(),
+        # Provider names, not the variables' names: /readyz needs no key. The keys the
+        # dispatcher read at start, not the environment now: a key set later is not used
+        # until a restart, so it must not make the gateway look ready for it.
+        "providers_without_key": state.dispatcher.providers_without_key(),
         "log_backlog": state.writer.backlog,
         "uptime_s": round(time.time() - state.started_at, 3),
     }
