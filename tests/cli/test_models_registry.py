@@ -6,8 +6,10 @@ import shutil
 from collections.abc import Sequence
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
+from tests.support.model_versions import clone_model, models_root_copy
 from tierroute.classifier.artifacts import champion_id
 from tierroute.classifier.registry import ChangeAction, ModelRegistry
 from tierroute.cli import app
@@ -21,17 +23,17 @@ def run(args: Sequence[object], code: int = 0) -> str:
     return result.output
 
 
+@pytest.fixture
+def root(small_models_dir: Path, tmp_path: Path) -> Path:
+    """A private copy of a models root whose champion `tierroute train` made."""
+    return models_root_copy(small_models_dir, tmp_path / "models")
+
+
 def test_train_records_its_promotion_and_rollback_returns_to_the_previous_model(
-    small_models_dir: Path, tmp_path: Path
+    root: Path,
 ) -> None:
-    root = tmp_path / "models"
-    shutil.copytree(small_models_dir, root)
     first = champion_id(root)
-    assert first is not None
-    shutil.copytree(root / first, root / "m-second")  # a second version on disk
-    (root / "m-second" / "card.json").write_text(
-        (root / first / "card.json").read_text("utf-8").replace(first, "m-second"), "utf-8"
-    )
+    clone_model(root, "m-second")  # a second version on disk
     out = run(["models", "promote", "m-second", "--models", root, "--reason", "try it"])
     assert "champion is now" in out and champion_id(root) == "m-second"
     out = run(["models", "rollback", "--models", root])
@@ -43,15 +45,10 @@ def test_train_records_its_promotion_and_rollback_returns_to_the_previous_model(
     assert ModelRegistry(root).history()[0].reason == "tierroute train"
 
 
-def test_models_promote_refuses_a_path_outside_the_root(
-    small_models_dir: Path, tmp_path: Path
-) -> None:
-    root = tmp_path / "models"
-    shutil.copytree(small_models_dir, root)
+def test_models_promote_refuses_a_path_outside_the_root(root: Path) -> None:
     before = champion_id(root)
     assert before is not None
-    elsewhere = tmp_path / "elsewhere"
-    shutil.copytree(root / before, elsewhere / "m-outside")
+    shutil.copytree(root / before, root.parent / "elsewhere" / "m-outside")  # a real model
     out = run(["models", "promote", "../elsewhere/m-outside", "--models", root], code=4)
     assert "not a model id" in out
     assert champion_id(root) == before
