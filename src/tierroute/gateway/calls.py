@@ -47,15 +47,13 @@ from tierroute.gateway.attempt import (
     Attempt,
 )
 from tierroute.gateway.backoff import retry_after_from
-from tierroute.gateway.breaker import CircuitBreaker
-from tierroute.gateway.costs import Price
 from tierroute.gateway.metrics import GatewayMetrics
 from tierroute.gateway.ratelimit import (
-    ModelLimiter,
     Reservation,
     estimate_completion_tokens,
     estimate_prompt_tokens,
 )
+from tierroute.gateway.route import Route
 from tierroute.gateway.scrub import scrub
 from tierroute.gateway.sse import CONTENT, DONE, ERROR
 from tierroute.gateway.streaming import StreamHandle, token_counts
@@ -96,27 +94,6 @@ class DispatchResult:
     upstream_ms: float  # wall time in dispatch: every attempt and backoff wait
     raw: bytes = field(default=b"", repr=False)
     cost_estimated: bool = False  # the provider sent no usage: tokens are estimates
-
-
-@dataclass(slots=True, eq=False)
-class Route:
-    """Everything needed to call one configured model, resolved once."""
-
-    ref: str  # "provider:model"
-    provider: str
-    model: str  # the name the provider expects
-    url: str
-    key_env: str | None
-    read_timeout: float
-    timeout: aiohttp.ClientTimeout  # streams: connect, pool, first byte and between chunks
-    answer_timeout: aiohttp.ClientTimeout  # non-streamed: connect and pool only (see config)
-    breaker: CircuitBreaker
-    limiter: ModelLimiter | None
-    price: Price | None
-    extra_headers: Mapping[str, str]
-    max_tokens_field: str | None = None  # rename the answer cap to this parameter
-    headers: dict[str, str] | None = None  # None until start(), or when the key is missing
-    secrets: tuple[str, ...] = ()
 
 
 @dataclass(slots=True)

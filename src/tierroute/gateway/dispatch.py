@@ -47,10 +47,11 @@ from tierroute.gateway.attempt import (
 )
 from tierroute.gateway.backoff import Backoff
 from tierroute.gateway.breaker import CircuitBreaker
-from tierroute.gateway.calls import DispatchResult, Retry, Route, UpstreamCalls
+from tierroute.gateway.calls import DispatchResult, Retry, UpstreamCalls
 from tierroute.gateway.costs import PriceBook
 from tierroute.gateway.metrics import GatewayMetrics, default_metrics
 from tierroute.gateway.ratelimit import Reservation, build_limiters, estimate_tokens
+from tierroute.gateway.route import Route
 from tierroute.gateway.streaming import StreamHandle
 from tierroute.gateway.upstream import UpstreamClient, answer_timeout, stream_timeout
 

@@ -38,9 +38,9 @@ from tierroute.gateway.sse import (
 )
 
 if TYPE_CHECKING:
-    from tierroute.gateway.calls import Route
     from tierroute.gateway.metrics import GatewayMetrics
     from tierroute.gateway.ratelimit import Reservation
+    from tierroute.gateway.route import Route
 
 _SEP = b"\n\n"
 
