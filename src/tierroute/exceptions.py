@@ -10,7 +10,7 @@ The tree::
     │   ├── ModelNotFound           no artifact at the path / no champion yet
     │   ├── IntegrityError          artifact sha256 differs from its model card
     │   └── VersionMismatch         artifact built with other library versions
-    └── GatewayError                serving and upstream dispatch; carries status_code, error_type,
+    └── GatewayError                serving and upstream dispatch; carries error_type,
         │                           code, param and the upstream attempts made so far
         ├── InvalidRequest          400: the client's request cannot be served as sent
         │   ├── SchemaViolation     422: well-formed JSON of the wrong shape (names the field)
@@ -30,8 +30,9 @@ The tree::
         ├── LogUnavailable          503: the request log cannot be read or written right now
         └── ReloadFailed            500: a model reload failed; the service keeps the old model
 
-The CLI maps these to exit codes and messages; the service maps them to HTTP status codes in
-one place (tierroute.service.errors).
+The statuses above are what the HTTP edge answers: the exceptions carry none. The CLI maps these
+to exit codes (cli_support.EXIT_CODES), the service to HTTP status codes and headers
+(service.errors.http_status), each in one place.
 """
 
 from __future__ import annotations
@@ -99,16 +100,14 @@ class VersionMismatch(ModelError):
 class GatewayError(TierrouteError):
     """Base for errors while serving or dispatching requests (see tierroute.gateway).
 
-    ``status_code``, ``error_type``, ``code`` and ``param`` fill the OpenAI error JSON
+    ``error_type``, ``code`` and ``param`` fill the OpenAI error JSON
     (``{"error": {"message", "type", "param", "code"}}``); ``attempts`` lists the upstream tries
     made before the error (``tierroute.gateway.dispatch.Attempt``), for the request log.
     Messages never contain provider keys.
     """
 
-    status_code: int = 500
     error_type: str = "api_error"
     code: str | None = "gateway_error"
-    headers: dict[str, str] | None = None  # extra response headers (Retry-After)
 
     def __init__(
         self, message: str, *, attempts: Sequence[Attempt] = (), param: str | None = None
@@ -122,7 +121,6 @@ class GatewayError(TierrouteError):
 class InvalidRequest(GatewayError):
     """The client's request cannot be served as sent (400)."""
 
-    status_code = 400
     error_type = "invalid_request_error"
     code = "invalid_request"
 
@@ -130,21 +128,18 @@ class InvalidRequest(GatewayError):
 class SchemaViolation(InvalidRequest):
     """Well-formed JSON whose fields have the wrong type or shape (422); ``param`` names the field."""
 
-    status_code = 422
     code = "invalid_schema"
 
 
 class RequestNotFound(InvalidRequest):
     """A request id that is not in the request log (404), e.g. in feedback."""
 
-    status_code = 404
     code = "request_not_found"
 
 
 class AuthenticationFailed(GatewayError):
     """Missing or wrong gateway API key (401)."""
 
-    status_code = 401
     error_type = "authentication_error"
     code = "invalid_api_key"
 
@@ -152,7 +147,6 @@ class AuthenticationFailed(GatewayError):
 class PermissionDenied(GatewayError):
     """A key that may not use this endpoint, e.g. a gateway key on an admin endpoint (403)."""
 
-    status_code = 403
     error_type = "permission_error"
     code = "permission_denied"
 
@@ -160,7 +154,6 @@ class PermissionDenied(GatewayError):
 class LogUnavailable(GatewayError):
     """The request-log database is unreachable (503); the message names no SQL or values."""
 
-    status_code = 503
     code = "log_unavailable"
 
     def __init__(self, cause: BaseException | None = None) -> None:
@@ -171,7 +164,6 @@ class LogUnavailable(GatewayError):
 class UnknownModel(GatewayError):
     """A model name that is not configured (404); the message lists the valid ones."""
 
-    status_code = 404
     error_type = "invalid_request_error"
     code = "model_not_found"
 
@@ -190,7 +182,6 @@ class UnknownModel(GatewayError):
 class RequestTooLarge(GatewayError):
     """Request body over the configured size limit (413)."""
 
-    status_code = 413
     error_type = "invalid_request_error"
     code = "request_too_large"
 
@@ -199,7 +190,7 @@ class UpstreamRejected(GatewayError):
     """A provider's 4xx, returned with the provider's ``code`` and ``param``.
 
     401/403 (key rejected) and 402 (no credit) are the gateway's problem, not the client's, so
-    their status is 502. Other statuses are kept (404: the provider does not know the model;
+    the HTTP edge answers them with 502. Other statuses are kept (404: the provider does not know the model;
     400: the request, e.g. ``context_length_exceeded``).
     """
 
@@ -221,21 +212,17 @@ class UpstreamRejected(GatewayError):
         self.provider_message = message
         self.provider_code = code
         if status in (401, 403):
-            self.status_code = 502
             self.error_type = "api_error"
             self.code = "provider_key_rejected"
             text = f"the provider key for provider {provider!r} was rejected (HTTP {status})"
         elif status == 402:
-            self.status_code = 502
             self.error_type = "api_error"
             self.code = code or "provider_out_of_credit"
             text = f"provider {provider!r} refused for lack of credit (HTTP 402)"
         elif status == 404:
-            self.status_code = 404
             self.code = code or "model_not_found"
             text = f"provider {provider!r} does not know the model (HTTP 404)"
         else:
-            self.status_code = status
             self.code = code or self.code
             text = f"provider {provider!r} rejected the request (HTTP {status})"
         super().__init__(f"{text}: {message}" if message else text, attempts=attempts, param=param)
@@ -247,7 +234,6 @@ class ProviderKeyMissing(GatewayError):
     The message names the providers; the variables are named in the server's log only.
     """
 
-    status_code = 503
     error_type = "api_error"
     code = "provider_key_missing"
 
@@ -273,13 +259,11 @@ class ChainRateLimited(GatewayError):
     ``retry_after`` (whole seconds, at least 1) goes out as the Retry-After header.
     """
 
-    status_code = 429
     error_type = "rate_limit_error"
     code = "rate_limit_exceeded"
 
     def __init__(self, attempts: Sequence[Attempt], retry_after: float) -> None:
-        self.retry_after = max(1, math.ceil(retry_after))
-        self.headers = {"Retry-After": str(self.retry_after)}
+        self.retry_after = max(1, math.ceil(retry_after))  # whole seconds, for Retry-After
         tried = "; ".join(f"{a.model}: {a.outcome}" for a in attempts)
         super().__init__(
             f"every model is at its rate limit or resting; retry in {self.retry_after}s "
@@ -291,7 +275,6 @@ class ChainRateLimited(GatewayError):
 class DeadlineExceeded(GatewayError):
     """The request's deadline passed before any model answered (504)."""
 
-    status_code = 504
     error_type = "api_error"
     code = "deadline_exceeded"
 
@@ -305,7 +288,6 @@ class DeadlineExceeded(GatewayError):
 class ChainExhausted(GatewayError):
     """Every model of the chain failed (503); the message lists each model's outcome."""
 
-    status_code = 503
     error_type = "api_error"
     code = "upstream_unavailable"
 
@@ -317,6 +299,5 @@ class ChainExhausted(GatewayError):
 class ReloadFailed(GatewayError):
     """Loading the new champion (or challenger) failed; the old one keeps serving (500)."""
 
-    status_code = 500
     error_type = "api_error"
     code = "reload_failed"

@@ -20,6 +20,7 @@ from tierroute.exceptions import (
 )
 from tierroute.gateway.attempt import Attempt
 from tierroute.gateway.backoff import Backoff
+from tierroute.service.errors import http_headers, http_status
 
 
 def outcomes(attempts: list[Attempt]) -> list[tuple[str, str]]:
@@ -196,9 +197,9 @@ async def test_model_at_its_rpm_limit_is_skipped_without_using_other_models_slot
     with pytest.raises(ChainRateLimited) as info:
         await h.dispatcher.complete(BODY, CHAIN)
     assert [a.outcome for a in info.value.attempts] == ["rate_limited"] * 3
-    assert info.value.status_code == 429
+    assert http_status(info.value) == 429
     assert 60 <= info.value.retry_after <= 67  # the oldest slot frees in 60 s, plus jitter
-    assert info.value.headers == {"Retry-After": str(info.value.retry_after)}
+    assert http_headers(info.value) == {"Retry-After": str(info.value.retry_after)}
     assert upstream.models_seen() == ["a", "b", "c"]  # limited models were never called
 
     assert isinstance(h.clock, ManualClock)
@@ -225,7 +226,7 @@ async def test_4xx_is_returned_with_the_provider_message_and_not_retried(
     upstream.script("a", Reply.error(400, "temperature must be <= 2"))
     with pytest.raises(UpstreamRejected) as info:
         await h.dispatcher.complete(BODY, CHAIN)
-    assert info.value.status_code == 400
+    assert http_status(info.value) == 400
     assert "temperature must be <= 2" in info.value.message
     assert upstream.models_seen() == ["a"]
     assert outcomes(info.value.attempts) == [("fake:a", "http_4xx")]
@@ -242,7 +243,7 @@ async def test_rejected_provider_key_is_explained_without_the_key(
     with pytest.raises(UpstreamRejected) as info:
         await h.dispatcher.complete(BODY, ["fake:a"])
     error = info.value
-    assert error.status_code == 502  # our provider key, not the client's gateway key
+    assert http_status(error) == 502  # our provider key, not the client's gateway key
     assert error.code == "provider_key_rejected"
     assert "the provider key for provider 'fake' was rejected" in error.message
     assert "Incorrect API key provided" in error.message
@@ -258,7 +259,7 @@ async def test_unknown_model_at_the_provider(
     upstream.script("a", Reply.error(404, "The model `a` does not exist"))
     with pytest.raises(UpstreamRejected) as info:
         await h.dispatcher.complete(BODY, ["fake:a"])
-    assert info.value.status_code == 404 and "does not know the model" in info.value.message
+    assert http_status(info.value) == 404 and "does not know the model" in info.value.message
 
 
 async def test_missing_provider_key_names_the_provider_not_the_variable(
@@ -269,7 +270,7 @@ async def test_missing_provider_key_names_the_provider_not_the_variable(
     assert KEY_ENV in caplog.text  # the operator learns which variable, in the server log
     with pytest.raises(ProviderKeyMissing) as info:
         await h.dispatcher.complete(BODY, CHAIN)
-    assert info.value.status_code == 503
+    assert http_status(info.value) == 503
     assert "'fake'" in info.value.message
     assert KEY_ENV not in info.value.message + repr(info.value.attempts)
     assert [a.outcome for a in info.value.attempts] == ["key_missing"] * 3
@@ -351,7 +352,7 @@ async def test_deadline_ends_the_request_without_another_attempt(
     upstream.script("a", Reply.ok(delay=2.0))
     with pytest.raises(DeadlineExceeded) as info:
         await h.dispatcher.complete(BODY, CHAIN, tier="moderate_conv")
-    assert info.value.status_code == 504 and info.value.deadline == 0.3
+    assert http_status(info.value) == 504 and info.value.deadline == 0.3
     assert outcomes(info.value.attempts) == [("fake:a", "deadline")]
     assert upstream.models_seen() == ["a"]
     assert h.dispatcher.breaker_state("fake:a") == "closed"  # the deadline, not the model
@@ -383,7 +384,7 @@ async def test_exhausted_chain_lists_every_model_and_reason(
         upstream.script(model, Reply.error(503), Reply.error(503))
     with pytest.raises(ChainExhausted) as info:
         await h.dispatcher.complete(BODY, CHAIN)
-    assert info.value.status_code == 503 and len(info.value.attempts) == 6
+    assert http_status(info.value) == 503 and len(info.value.attempts) == 6
     for model in CHAIN:
         assert f"{model}: http_5xx (HTTP 503)" in info.value.message
 
@@ -392,7 +393,7 @@ async def test_unconfigured_model_in_the_chain(make_harness: MakeHarness) -> Non
     h = await make_harness()
     with pytest.raises(UnknownModel) as info:
         await h.dispatcher.complete(BODY, ["fake:zzz"])
-    assert info.value.status_code == 404 and "fake:a" in info.value.message
+    assert http_status(info.value) == 404 and "fake:a" in info.value.message
 
 
 async def test_cancelling_the_call_cancels_the_upstream_request(

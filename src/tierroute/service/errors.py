@@ -1,7 +1,8 @@
 """Our exceptions to OpenAI-style error JSON and HTTP status, in one place.
 
 Every error the service returns has the shape ``{"error": {"message", "type", "param",
-"code"}}``. ``GatewayError`` subclasses carry their own status and codes; FastAPI's validation
+"code"}}``. ``GatewayError`` subclasses carry their type and code; their HTTP status is mapped
+here (``HTTP_STATUS``, ``http_status``), as the CLI maps exit codes; FastAPI's validation
 errors become 422 (400 when the body is not JSON at all); Starlette's 404/405 keep their status;
 anything unexpected is a 500 whose message reveals nothing internal.
 """
@@ -18,11 +19,67 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 from starlette.responses import Response
 
-from tierroute.exceptions import GatewayError, ModelError, TierrouteError
+from tierroute.exceptions import (
+    AuthenticationFailed,
+    ChainExhausted,
+    ChainRateLimited,
+    DeadlineExceeded,
+    GatewayError,
+    InvalidRequest,
+    LogUnavailable,
+    ModelError,
+    PermissionDenied,
+    ProviderKeyMissing,
+    ReloadFailed,
+    RequestNotFound,
+    RequestTooLarge,
+    SchemaViolation,
+    TierrouteError,
+    UnknownModel,
+    UpstreamRejected,
+)
 
 logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
+
+# The HTTP status of each of our errors; a subclass not listed answers its nearest parent's.
+HTTP_STATUS: dict[type[GatewayError], int] = {
+    GatewayError: 500,
+    InvalidRequest: 400,
+    SchemaViolation: 422,
+    RequestNotFound: 404,
+    AuthenticationFailed: 401,
+    PermissionDenied: 403,
+    UnknownModel: 404,
+    RequestTooLarge: 413,
+    ProviderKeyMissing: 503,
+    ChainRateLimited: 429,
+    DeadlineExceeded: 504,
+    ChainExhausted: 503,
+    LogUnavailable: 503,
+    ReloadFailed: 500,
+}
+# A provider refusing our key (401/403) or our credit (402) is the gateway's failure, not the
+# client's: a bad gateway. Other provider 4xx keep their status (the client's own request).
+_OURS_UPSTREAM = (401, 402, 403)
+
+
+def http_status(exc: GatewayError) -> int:
+    """The HTTP status the service answers ``exc`` with."""
+    if isinstance(exc, UpstreamRejected):
+        return 502 if exc.upstream_status in _OURS_UPSTREAM else exc.upstream_status
+    for cls in type(exc).__mro__:
+        if cls in HTTP_STATUS:
+            return HTTP_STATUS[cls]
+    return 500
+
+
+def http_headers(exc: GatewayError) -> dict[str, str]:
+    """Extra response headers for ``exc`` (Retry-After when every model is resting)."""
+    if isinstance(exc, ChainRateLimited):
+        return {"Retry-After": str(exc.retry_after)}
+    return {}
 
 
 def error_json(
@@ -53,10 +110,11 @@ def error_response(
 
 def gateway_error_response(exc: GatewayError, headers: Mapping[str, str] | None = None) -> Response:
     """The response for one of our gateway errors (status, type, code, headers from the exception)."""
-    if exc.headers:
-        headers = {**(headers or {}), **exc.headers}
+    extra = http_headers(exc)
+    if extra:
+        headers = {**(headers or {}), **extra}
     return error_response(
-        exc.status_code,
+        http_status(exc),
         exc.message,
         exc.error_type,
         param=exc.param,

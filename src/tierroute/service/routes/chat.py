@@ -30,7 +30,7 @@ from tierroute.gateway.sse import error_event
 from tierroute.redact import redact
 from tierroute.service.deps import check_api_key, service_state
 from tierroute.service.disconnect import ClientGone, DisconnectGuard
-from tierroute.service.errors import gateway_error_response
+from tierroute.service.errors import gateway_error_response, http_status
 from tierroute.service.offload import run_sized
 from tierroute.service.parsing import (
     CHAT_ID_PREFIX,
@@ -121,7 +121,7 @@ class _Pending:
         """Log and render a dispatch error, with the routing headers."""
         self.record.attempts = attempt_rows(exc.attempts)
         self.headers["x-tierroute-attempts"] = str(len(exc.attempts))
-        self.finish(exc.status_code, exc.message)
+        self.finish(http_status(exc), exc.message)
         return gateway_error_response(exc, self.headers)
 
 
