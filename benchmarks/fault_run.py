@@ -133,7 +133,7 @@ def gateway_config(directory: Path, upstream: str, log_url: str) -> Path:
         read_timeout = 10.0
 
         [retry]
-        attempts_per_model = 2
+        attempts_per_model = 3  # the shipped default
         backoff_base = 0.01
         backoff_cap = 0.05
         max_retry_after = 1.0

@@ -130,7 +130,8 @@ class PriceConfig(_Section):
 class RetryConfig(_Section):
     """Retries per model, backoff, Retry-After handling and the circuit breaker."""
 
-    attempts_per_model: int = Field(default=2, ge=1, le=10)
+    # Three tries, as the official OpenAI SDK makes by default (two retries).
+    attempts_per_model: int = Field(default=3, ge=1, le=10)
     backoff_base: float = Field(default=0.25, gt=0)  # seconds; doubles per retry
     backoff_cap: float = Field(default=4.0, gt=0)
     # A 429 asking to wait longer than this fails over at once instead of waiting.

@@ -56,7 +56,7 @@ def test_minimal_file_gets_defaults(tmp_path: Path) -> None:
     config = load_gateway_config(write(tmp_path, MINIMAL))
     assert config.providers["local"].chat_url == "http://127.0.0.1:8001/v1/chat/completions"
     assert config.model_names() == ["local:m1", "local:m2"]
-    assert config.retry.attempts_per_model == 2
+    assert config.retry.attempts_per_model == 3
     assert config.server.port == 8000 and config.server.max_body_bytes == 1_048_576
     assert config.api_keys == [] and config.admin_key is None
 
