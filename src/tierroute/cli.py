@@ -523,8 +523,12 @@ def main() -> None:
     app()
 
 
-# The learning loop (issue 4) lives in its own module; registered here so `tierroute` has it all.
-from tierroute.cli_loop import logs_app, models_app, report, retrain, simulate  # noqa: E402
+# The learning-loop commands live in one module per command group; registered here.
+from tierroute.cli_logs import logs_app  # noqa: E402
+from tierroute.cli_models import models_app  # noqa: E402
+from tierroute.cli_report import report  # noqa: E402
+from tierroute.cli_retrain import retrain  # noqa: E402
+from tierroute.cli_simulate import simulate  # noqa: E402
 
 app.add_typer(logs_app, name="logs")
 app.add_typer(models_app, name="models")
