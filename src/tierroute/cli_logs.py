@@ -3,22 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich.markup import escape
-
-from tierroute.cli_options import (
-    output_file,
-)
-from tierroute.cli_support import (
-    console,
-    err_console,
-    fail_on_errors,
-)
-
-if TYPE_CHECKING:
-    pass
 
 from tierroute.cli_loop_options import (
     ConfigOpt,
@@ -28,6 +16,14 @@ from tierroute.cli_loop_options import (
     models_dir,
     open_log,
     since_start,
+)
+from tierroute.cli_options import (
+    output_file,
+)
+from tierroute.cli_support import (
+    console,
+    err_console,
+    fail_on_errors,
 )
 
 logs_app = typer.Typer(

@@ -3,26 +3,22 @@
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 import typer
 from rich import box
 from rich.markup import escape
 from rich.table import Table
 
-from tierroute.cli_support import (
-    console,
-    fail_on_errors,
-)
-
-if TYPE_CHECKING:
-    pass
-
 from tierroute.cli_loop_options import (
     ModelsOpt,
     models_dir,
     pct,
     print_wide,
+)
+from tierroute.cli_support import (
+    console,
+    fail_on_errors,
 )
 
 models_app = typer.Typer(

@@ -9,6 +9,15 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 
+from tierroute.cli_loop_options import (
+    ConfigOpt,
+    DbOpt,
+    ModelsOpt,
+    SinceOpt,
+    models_dir,
+    open_engine_of,
+    pct,
+)
 from tierroute.cli_options import (
     output_dir,
 )
@@ -20,16 +29,6 @@ from tierroute.cli_support import (
 
 if TYPE_CHECKING:
     from tierroute.reporting.build import Report, ReportFiles
-
-from tierroute.cli_loop_options import (
-    ConfigOpt,
-    DbOpt,
-    ModelsOpt,
-    SinceOpt,
-    models_dir,
-    open_engine_of,
-    pct,
-)
 
 
 def _print_report(built: Report, files: ReportFiles) -> None:

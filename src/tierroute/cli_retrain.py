@@ -8,6 +8,17 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.markup import escape
 
+from tierroute.cli_loop_options import (
+    BaseOpt,
+    ConfigOpt,
+    DbOpt,
+    ModelsOpt,
+    SinceOpt,
+    models_dir,
+    open_log,
+    print_wide,
+    since_start,
+)
 from tierroute.cli_options import (
     AT_LEAST_ONE,
     AT_LEAST_TWO,
@@ -25,18 +36,6 @@ from tierroute.cli_support import (
 
 if TYPE_CHECKING:
     from tierroute.retraining.retrain import RetrainResult
-
-from tierroute.cli_loop_options import (
-    BaseOpt,
-    ConfigOpt,
-    DbOpt,
-    ModelsOpt,
-    SinceOpt,
-    models_dir,
-    open_log,
-    print_wide,
-    since_start,
-)
 
 
 @fail_on_errors

@@ -10,6 +10,15 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.table import Table
 
+from tierroute.cli_loop_options import (
+    ConfigOpt,
+    DbOpt,
+    SinceOpt,
+    open_log,
+    pct,
+    print_wide,
+    since_start,
+)
 from tierroute.cli_options import (
     FRACTION,
     output_dir,
@@ -24,16 +33,6 @@ if TYPE_CHECKING:
 
     from tierroute.simulation.replay import PolicyPoint, ReplayInput
     from tierroute.simulation.simulate import CostLine, Simulation
-
-from tierroute.cli_loop_options import (
-    ConfigOpt,
-    DbOpt,
-    SinceOpt,
-    open_log,
-    pct,
-    print_wide,
-    since_start,
-)
 
 
 def _money(value: Decimal | float | None) -> str:
