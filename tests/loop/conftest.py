@@ -21,7 +21,7 @@ from tierroute.data.schema import LabeledRow
 from tierroute.store import LogWriter, RequestRecord, open_engine, utcnow
 
 # Small but real: training takes a second or two on 2 cores.
-FAST = TrainOptions(cv_folds=3, c_grid=(10.0,))
+FAST = TrainOptions(cv_folds=3, c_grid=(10.0,), char_grid=(True,))
 
 
 @dataclass(frozen=True)
