@@ -15,6 +15,7 @@ from tierroute.cli_support import (
     console,
     fail_on_errors,
     load_rows,
+    loso_table,
     metrics_table,
     pooled_rows,
     progress_bar,
@@ -256,35 +257,7 @@ def eval_command(
         )
     )
     if loso:
-        table = Table(
-            title="leave one source out (one-tier source: macro-F1 = that tier's F1; see accuracy)"
-        )
-        for column in (
-            "source",
-            "n",
-            "tiers",
-            "model acc",
-            "model macro-F1",
-            "under-routing",
-            "coverage",
-            "accepted acc",
-            "heuristic acc",
-        ):
-            table.add_column(column)
-        for source, r in loso.items():
-            m = r["model"]
-            table.add_row(
-                source,
-                str(r["n"]),
-                str(len(r["tiers"])),
-                f"{m['accuracy']:.3f}",
-                f"{m['macro_f1']:.3f}",
-                f"{100 * m['under_routing_rate']:.1f} %",
-                f"{100 * m['coverage']:.1f} %",
-                f"{m['accepted_accuracy']:.3f}",
-                f"{r['heuristic']['accuracy']:.3f}",
-            )
-        console.print(table)
+        console.print(loso_table(loso))
         summary = report["leave_one_source_out_summary"]
         console.print(
             f"weakest source {summary['weakest_source']} macro-F1 "

@@ -140,3 +140,27 @@ def metrics_table(title: str, routers: Mapping[str, Any]) -> Table:
             f"{m['cost']['per_1000_routed_usd']:.3f}" if "cost" in m else "",
         )
     return table
+
+
+def loso_table(loso: Mapping[str, Any]) -> Table:
+    """Leave-one-source-out figures, one row per left-out source."""
+    table = Table(
+        title="leave one source out (one-tier source: macro-F1 = that tier's F1; see accuracy)"
+    )
+    columns = ("source", "n", "tiers", "acc", "macro-F1", "under", "coverage", "acc kept")
+    for column in (*columns, "heuristic acc"):
+        table.add_column(column, overflow="fold")
+    for source, r in loso.items():
+        m = r["model"]
+        table.add_row(
+            source,
+            str(r["n"]),
+            str(len(r["tiers"])),
+            f"{m['accuracy']:.3f}",
+            f"{m['macro_f1']:.3f}",
+            f"{100 * m['under_routing_rate']:.1f} %",
+            f"{100 * m['coverage']:.1f} %",
+            f"{m['accepted_accuracy']:.3f}",
+            f"{r['heuristic']['accuracy']:.3f}",
+        )
+    return table

@@ -1,7 +1,7 @@
 import numpy as np
 
 from tierroute.classifier.decision import DecisionPolicy
-from tierroute.classifier.train import choose_threshold
+from tierroute.classifier.threshold import choose_threshold
 from tierroute.tiers import under_routing_cost_matrix
 
 TIERS = ("code_gen", "complex_reasoning", "moderate_conv", "simple_faq")

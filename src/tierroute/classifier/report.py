@@ -14,12 +14,8 @@ from tierroute.classifier.evaluate import evaluate_router, headline
 from tierroute.classifier.heuristic import KeywordHeuristic
 from tierroute.classifier.model import TierModel
 from tierroute.classifier.plots import plot_confusions, plot_costs, plot_coverage, plot_reliability
-from tierroute.classifier.train import (
-    TrainOptions,
-    choose_threshold,
-    decision_cost_matrix,
-    fit_calibrated,
-)
+from tierroute.classifier.threshold import choose_threshold
+from tierroute.classifier.train import TrainOptions, decision_cost_matrix, fit_calibrated
 from tierroute.data.schema import LabeledRow
 from tierroute.tier_costs import WRITEUP_TIER_COSTS, TierCost
 
