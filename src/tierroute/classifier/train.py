@@ -59,11 +59,12 @@ class TrainOptions:
     char_grid: tuple[bool, ...] = (True, False)
     # Fit the out-of-vocabulary term of the temperature (False: a plain temperature).
     oov_term: bool = True
-    # A number: the lowest threshold whose accepted decisions are at least that accurate out of
-    # group. Else max_under_routing: the lowest threshold keeping out-of-group under-routing
-    # (fallbacks included) within it. Both None: least routing cost. See choose_threshold.
+    # None and None: the threshold where the routed decisions, fallbacks included, cost least out
+    # of group under the decision's cost matrix. target_accuracy: the lowest threshold whose
+    # accepted decisions are that accurate; max_under_routing: the lowest keeping under-routing
+    # within it. See threshold.choose_threshold.
     target_accuracy: float | None = None
-    max_under_routing: float | None = 0.03
+    max_under_routing: float | None = None
     # Where unsure decisions go: complex_reasoning is the only tier that serves every query, so
     # falling back there trades money for quality; a fallback to moderate_conv under-routes the
     # complex and code queries the model is unsure about and, out of group, never pays off.
