@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from pathlib import Path
 from typing import Annotated
 
@@ -364,6 +365,71 @@ def data_validate(
     for tier in sorted({t for t, _ in counts}):
         table.add_row(tier, *[str(counts[(tier, lang)]) for lang in langs])
     console.print(table)
+
+
+NEAR_COPIES_EXIT_CODE = 6
+
+
+@data_app.command("check-overlap")
+@fail_on_errors
+def data_check_overlap(
+    train: Annotated[
+        list[Path], typer.Option("--train", help="Training file or directory (repeatable).")
+    ],
+    eval_paths: Annotated[
+        list[Path],
+        typer.Option("--eval", help="Evaluation file or directory (repeatable)."),
+    ] = [],  # noqa: B006
+    public: Annotated[
+        Path | None,
+        typer.Option(
+            "--public",
+            help="Public datasets folder (e.g. ../shared/datasets): its items count as "
+            "evaluation texts too; no snippet of them is printed.",
+        ),
+    ] = None,
+) -> None:
+    """Find evaluation texts that are near-copies of training texts.
+
+    Prints `evalfile:line ~ trainfile:line  reason  snippet` per near-copy and exits with code 6
+    when any is found (0 when none).
+    """
+    from tierroute.data.overlap import find_near_copies
+    from tierroute.data.overlap_sources import project_refs, public_refs
+
+    if not eval_paths and public is None:
+        raise typer.BadParameter("give --eval PATH and/or --public DATASETS_DIR")
+    train_refs = project_refs(train)
+    eval_refs = project_refs(eval_paths) if eval_paths else []
+    public_count = 0
+    if public is not None:
+        if not public.is_dir():
+            raise typer.BadParameter(f"{public}: not a directory", param_hint="--public")
+        extra = public_refs(public)
+        public_count = len(extra)
+        eval_refs += extra
+    with progress_bar("checking overlap", len(eval_refs)) as advance:
+        found = find_near_copies(train_refs, eval_refs, step=advance)
+    project_files = {r.file for r in train_refs} | {
+        r.file for r in eval_refs[: len(eval_refs) - public_count]
+    }
+    for copy in found:
+        shown = copy.eval if copy.eval.file in project_files else copy.train
+        snippet = " ".join(shown.text.split())[:80]
+        typer.echo(
+            f"{copy.eval.file}:{copy.eval.line} ~ {copy.train.file}:{copy.train.line}  "
+            f"{copy.reason} {copy.score:.2f}  {snippet}"
+        )
+    by_reason = Counter(c.reason for c in found)
+    console.print(
+        f"{len(found)} near-cop{'y' if len(found) == 1 else 'ies'} "
+        f"({len({(c.eval.file, c.eval.line) for c in found})} evaluation texts, "
+        f"{len({(c.train.file, c.train.line) for c in found})} training texts) among "
+        f"{len(eval_refs)} evaluation and {len(train_refs)} training texts"
+        + (": " + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())) if found else "")
+    )
+    if found:
+        raise typer.Exit(NEAR_COPIES_EXIT_CODE)
 
 
 @app.command()

@@ -282,3 +282,31 @@ def test_eval_by_source_covers_public_sources_and_reports_coverage(
     assert "weakest source" in result.output and "coverage" in result.output
     markdown = (tmp_path / "r" / "report.md").read_text()
     assert "macro-F1 is that tier's F1" in markdown and "accuracy of accepted" in markdown
+
+
+def test_check_overlap_prints_each_near_copy_and_exits_6(tmp_path: Path) -> None:
+    def write(name: str, texts: tuple[str, ...]) -> Path:
+        path = tmp_path / name
+        path.write_text("\n".join(json.dumps({"text": t, "tier": "simple_faq"}) for t in texts))
+        return path
+
+    train = write("train.jsonl", ("Where is my parcel?", "How do I change my address?"))
+    evaluation = write("eval.jsonl", ("how do I change my address", "Is the shop open on Sunday?"))
+    unrelated = write("other.jsonl", ("Is the shop open on Sunday?",))
+
+    def check(*args: str) -> tuple[int, str]:
+        result = runner.invoke(app, ["data", "check-overlap", "--train", str(train), *args])
+        return result.exit_code, result.output
+
+    code, output = check("--eval", str(evaluation))
+    assert code == 6, output
+    assert f"{evaluation}:1 ~ {train}:2  same-text 1.00  how do I change my address" in output
+    assert "1 near-copy (1 evaluation texts, 1 training texts)" in output
+    code, output = check("--eval", str(unrelated))
+    assert code == 0 and "0 near-copies" in output
+    code, output = check("--eval", str(tmp_path / "missing.jsonl"))
+    assert code == 3 and "no such file" in output
+    code, output = check()
+    assert code == 2 and "--eval" in output
+    help_text = runner.invoke(app, ["data", "check-overlap", "--help"])
+    assert help_text.exit_code == 0 and "--public" in help_text.output

@@ -80,6 +80,15 @@ def import_clinc150(path: Path) -> ImportResult:
     return result
 
 
+def clinc150_oos_texts(path: Path) -> list[tuple[int, str]]:
+    """(item number, text) of CLINC150's out-of-scope rows: public text without a tier."""
+    data = _load_json(path / "data_full.json")
+    numbered = (item for split in sorted(data) for item in data[split])
+    return [
+        (line, text) for line, (text, intent) in enumerate(numbered, start=1) if intent == "oos"
+    ]
+
+
 def import_gsm8k(path: Path) -> ImportResult:
     """GSM8K: multi-step arithmetic word problems -> complex_reasoning (question only)."""
     file = path / "train.jsonl"
