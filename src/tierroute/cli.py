@@ -86,12 +86,12 @@ def train(
         ),
     ] = None,
     max_under_routing: Annotated[
-        float | None,
+        float,
         typer.Option(
             help="Pick the lowest threshold keeping out-of-group under-routing (fallbacks "
-            "included) within this share (default: where routing cost is least)."
+            "included) within this share; 0: where routing cost is least instead."
         ),
-    ] = None,
+    ] = 0.03,
     default_tier: Annotated[
         str,
         typer.Option(help="Tier used when confidence is too low (one that serves every query)."),
@@ -136,7 +136,7 @@ def train(
     options = TrainOptions(
         eval_fraction=eval_fraction,
         target_accuracy=target_accuracy,
-        max_under_routing=max_under_routing,
+        max_under_routing=max_under_routing if max_under_routing > 0 else None,
         default_tier=default_tier,
         under_routing_weight=under_weight,
     )

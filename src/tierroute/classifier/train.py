@@ -59,12 +59,13 @@ class TrainOptions:
     char_grid: tuple[bool, ...] = (True, False)
     # Fit the out-of-vocabulary term of the temperature (False: a plain temperature).
     oov_term: bool = True
-    # None and None: the threshold where the routed decisions, fallbacks included, cost least out
-    # of group under the decision's cost matrix. target_accuracy: the lowest threshold whose
-    # accepted decisions are that accurate; max_under_routing: the lowest keeping under-routing
-    # within it. See threshold.choose_threshold.
+    # The threshold: the lowest (most coverage, least money) keeping out-of-group under-routing,
+    # fallbacks included, within max_under_routing (the product's quality bar, 3 %); with
+    # target_accuracy, the lowest whose accepted decisions are that accurate; with neither, the
+    # least routing cost under the decision's cost matrix, which with the cost matrix already
+    # hedging rarely falls back at all. See threshold.choose_threshold.
     target_accuracy: float | None = None
-    max_under_routing: float | None = None
+    max_under_routing: float | None = 0.03
     # Where unsure decisions go: complex_reasoning is the only tier that serves every query, so
     # falling back there trades money for quality; a fallback to moderate_conv under-routes the
     # complex and code queries the model is unsure about and, out of group, never pays off.
