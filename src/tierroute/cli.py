@@ -251,7 +251,9 @@ def eval_command(
     console.print(
         f"threshold {routed['threshold']:.2f} ({report['threshold_rule']}): coverage "
         f"{routed['coverage']:.1%}, accepted accuracy {routed['accepted_accuracy']:.3f}, "
-        f"under-routing {routed['under_routing_rate']:.1%}; by language: "
+        f"under-routing {routed['under_routing_rate']:.1%} (before fallback: macro-F1 "
+        f"{routed['decided']['macro_f1']:.3f}, under-routing "
+        f"{routed['decided']['under_routing_rate']:.1%}); by language: "
         + ", ".join(
             f"{k} macro-F1 {v['macro_f1']:.3f} under-routing {v['under_routing_rate']:.1%}"
             for k, v in routed["by_lang"].items()

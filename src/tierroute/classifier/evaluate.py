@@ -155,6 +155,12 @@ def evaluate_router(
     metrics["raw"] = {
         k: v for k, v in classification_metrics(y_true, raw_pred, labels).items() if k != "per_tier"
     }
+    # The policy's own choice (cost matrix included) before any fallback: the classifier's
+    # quality, where the routed figures add what the fallback costs and saves.
+    decided = [d.predicted_tier for d in decisions]
+    metrics["decided"] = {
+        k: v for k, v in classification_metrics(y_true, decided, labels).items() if k != "per_tier"
+    }
     accepted = [not d.fallback for d in decisions]
     metrics["fallback_rate"] = 1.0 - float(np.mean(accepted)) if rows else 0.0
     metrics["coverage"] = 1.0 - metrics["fallback_rate"]
