@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
@@ -22,6 +22,7 @@ from tierroute.cli_support import (
     progress_bar,
 )
 from tierroute.data.pool import DEFAULT_PUBLIC_LIMIT
+from tierroute.data.schema import LabeledRow
 
 app = typer.Typer(
     help="Route each LLM query to the cheapest model tier that answers it well.",
@@ -117,12 +118,20 @@ def train(
     from tierroute.classifier.train import train_model
 
     loaded = load_rows(data, skip_invalid)
-    rows, extra_card = loaded.rows, None
+    rows: list[LabeledRow] = loaded.rows
+    extra_card: dict[str, Any] = {
+        "public_pool": {
+            "used": False,
+            "why": "public sets are not shipped with the repository, code_alpaca is CC BY-NC, "
+            "and each must stay never trained on for the public evaluation; --public adds them",
+        }
+    }
     if public:
         pool = pooled_rows(loaded.rows, public, public_limit)
         rows = pool.rows
         extra_card = {
             "public_pool": {
+                "used": True,
                 "paths": [str(p) for p in public],
                 "limit_per_tier": public_limit,
                 "rows": pool.public_rows,

@@ -258,6 +258,8 @@ def test_train_with_public_pool_settles_conflicts_by_project_precedence(
     # Without --public the same project data trains alone (the default champion).
     alone = runner.invoke(app, ["train", "--data", str(labeled), "--out", str(tmp_path / "a")])
     assert alone.exit_code == 0 and "public pool" not in alone.output
+    card = json.loads(next((tmp_path / "a").glob("*/card.json")).read_text())
+    assert card["public_pool"]["used"] is False and "never trained on" in card["public_pool"]["why"]
 
 
 def test_eval_by_source_covers_public_sources_and_reports_coverage(
