@@ -1,4 +1,4 @@
-"""No evaluation text is a near-copy of a training text, and data/raw holds no public text.
+"""No evaluation text is a near-copy of a training text; data/raw and data/eval hold no public text.
 
 data/raw is globbed, so files added later (new waves) are covered. The public datasets are read
 from the shared folder at run time (never committed).
@@ -44,4 +44,10 @@ def test_data_raw_holds_no_public_text() -> None:
     public = public_refs(SHARED)
     assert len(public) > 40_000  # every public set was read
     found = find_near_copies(project_refs(RAW_FILES), public)
+    assert not found, describe(found)
+
+
+@needs_shared
+def test_data_eval_holds_no_public_text() -> None:
+    found = find_near_copies(project_refs(EVAL_FILES), public_refs(SHARED))
     assert not found, describe(found)

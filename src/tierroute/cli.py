@@ -443,6 +443,39 @@ def data_check_overlap(
         raise typer.Exit(NEAR_COPIES_EXIT_CODE)
 
 
+@data_app.command("public-eval")
+@fail_on_errors
+def data_public_eval(
+    datasets_dir: Annotated[
+        Path, typer.Argument(help="The public datasets folder (e.g. ../shared/datasets).")
+    ],
+    out: Annotated[
+        Path, typer.Option(help="JSONL file to write (keep it under data/processed/).")
+    ] = Path("data/processed/public_eval.jsonl"),
+    per_source: Annotated[
+        int | None, typer.Option(help="Keep at most N rows per public set (deterministic).")
+    ] = None,
+) -> None:
+    """Build a labeled evaluation set only from public sets that the default model never saw."""
+    from tierroute.data.io import write_jsonl
+    from tierroute.data.public_eval import PUBLIC_EVAL_SETS, build_public_eval
+
+    with progress_bar("building public evaluation set", len(PUBLIC_EVAL_SETS)) as advance:
+        result = build_public_eval(datasets_dir, per_source, step=advance)
+    count = write_jsonl((r.to_json() for r in result.rows), out)
+    table = Table(title=f"wrote {count} rows to {out}")
+    tiers = sorted({r.tier for r in result.rows})
+    table.add_column("source")
+    for tier in tiers:
+        table.add_column(tier, justify="right")
+    counts = Counter((r.source, r.tier) for r in result.rows)
+    for source in sorted({r.source for r in result.rows}):
+        table.add_row(source, *[str(counts[(source, t)]) for t in tiers])
+    console.print(table)
+    for reason, skipped in sorted(result.skipped.items()):
+        console.print(f"  left out {skipped}: {reason}")
+
+
 @app.command()
 @fail_on_errors
 def serve(

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from tierroute.data.importers import dolly_tier, import_dataset
+from tierroute.data.importers import dolly_tier, import_clinc150, import_dataset
 from tierroute.exceptions import DataError
 
 SHARED = Path(
@@ -105,3 +105,30 @@ def test_real_public_datasets_import_with_expected_counts() -> None:
     clinc = import_dataset("clinc150", SHARED / "clinc150")
     assert clinc.skipped["oos (out-of-scope, no tier)"] == 1200
     assert len(clinc.rows) + clinc.skipped["duplicate text"] == 22500
+
+
+def test_clinc_small_talk_and_translate_are_moderate_conv(tmp_path: Path) -> None:
+    folder = tmp_path / "clinc150"
+    folder.mkdir()
+    data = {
+        "train": [
+            ["say something funny please", "tell_joke"],
+            ["how would i say goodbye in french", "translate"],
+            ["got any animals at home", "do_you_have_pets"],
+            ["good morning to you", "greeting"],
+            ["is there a fee on my card", "card_fees"],
+        ],
+        "test": [["what gets you going on weekends", "what_are_your_hobbies"]],
+    }
+    (folder / "data_full.json").write_text(json.dumps(data))
+    tiers = {r.text: r.tier for r in import_dataset("clinc150", folder).rows}
+    assert tiers == {
+        "say something funny please": "moderate_conv",
+        "how would i say goodbye in french": "moderate_conv",
+        "got any animals at home": "moderate_conv",
+        "good morning to you": "simple_faq",
+        "is there a fee on my card": "simple_faq",
+        "what gets you going on weekends": "moderate_conv",
+    }
+    test_only = import_clinc150(folder, splits={"test"}).rows
+    assert [r.text for r in test_only] == ["what gets you going on weekends"]

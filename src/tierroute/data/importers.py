@@ -10,7 +10,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -61,10 +61,29 @@ def _instruction_text(record: dict[str, Any]) -> str:
     return f"{instruction}\n\n{extra}" if extra else instruction
 
 
-def import_clinc150(path: Path) -> ImportResult:
-    """CLINC150: every in-scope intent is a single-intent assistant/support request -> simple_faq.
+# Chat beyond a greeting and translation are open-ended language work (data/README.md rulings).
+CLINC150_MODERATE_INTENTS = frozenset(
+    {
+        "tell_joke",
+        "fun_fact",
+        "meaning_of_life",
+        "what_are_your_hobbies",
+        "do_you_have_pets",
+        "translate",
+    }
+)
+
+
+def clinc150_tier(intent: str) -> str:
+    """moderate_conv for small talk beyond a greeting and for translate, else simple_faq."""
+    return MODERATE_CONV if intent in CLINC150_MODERATE_INTENTS else SIMPLE_FAQ
+
+
+def import_clinc150(path: Path, splits: Collection[str] | None = None) -> ImportResult:
+    """CLINC150: in-scope intents -> simple_faq, small talk and translate -> moderate_conv.
 
     ``oos`` rows are heterogeneous open questions and are left out (counted as skipped).
+    ``splits`` keeps only those splits (e.g. ``{"test"}``); all by default.
     """
     file = path / "data_full.json"
     data = _load_json(file)
@@ -73,10 +92,12 @@ def import_clinc150(path: Path) -> ImportResult:
     for split in sorted(data):
         for text, intent in data[split]:
             line += 1
+            if splits is not None and split not in splits:
+                continue
             if intent == "oos" or split.startswith("oos"):
                 result.skipped["oos (out-of-scope, no tier)"] += 1
                 continue
-            result.rows.append(_row(text, SIMPLE_FAQ, "clinc150", file, line))
+            result.rows.append(_row(text, clinc150_tier(intent), "clinc150", file, line))
     return result
 
 

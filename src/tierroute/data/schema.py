@@ -2,71 +2,14 @@
 
 from __future__ import annotations
 
-import re
 import unicodedata
 from collections.abc import Collection, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tierroute.classifier.features import fold
+from tierroute.data.lang import guess_lang
 
-_VI_LETTERS = re.compile(
-    r"[ăâđêôơưàảãáạằẳẵắặầẩẫấậèẻẽéẹềểễếệìỉĩíịòỏõóọồổỗốộờởỡớợùủũúụừửữứựỳỷỹýỵ]", re.IGNORECASE
-)
-# Frequent Vietnamese words that survive the loss of diacritics and are rare in English.
-_VI_WORDS = frozenset(
-    [
-        "khong",
-        "ko",
-        "k",
-        "dc",
-        "duoc",
-        "cua",
-        "toi",
-        "minh",
-        "ban",
-        "la",
-        "gi",
-        "nao",
-        "nhu",
-        "the",
-        "nay",
-        "cho",
-        "voi",
-        "va",
-        "cac",
-        "nhung",
-        "mot",
-        "hay",
-        "bao",
-        "nhieu",
-        "sao",
-        "lam",
-        "giup",
-        "em",
-        "anh",
-        "chi",
-        "oi",
-        "a",
-        "shop",
-        "ad",
-        "don",
-        "hang",
-        "giao",
-        "tien",
-        "roi",
-        "chua",
-        "thi",
-        "ma",
-        "vay",
-        "viet",
-        "ham",
-        "trong",
-        "lay",
-        "tinh",
-        "neu",
-    ]
-)
+__all__ = ["LabeledRow", "check_fields", "guess_lang", "normalize_text"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,17 +39,6 @@ def normalize_text(text: str) -> str:
     """
     decomposed = unicodedata.normalize("NFKD", text.lower().replace("đ", "d"))
     return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).split())
-
-
-def guess_lang(text: str) -> str:
-    """``vi`` for Vietnamese (with or without diacritics), else ``en``."""
-    if _VI_LETTERS.search(text):
-        return "vi"
-    words = fold(text).split()
-    if not words:
-        return "en"
-    hits = sum(word in _VI_WORDS for word in words)
-    return "vi" if hits >= 2 and hits / len(words) >= 0.2 else "en"
 
 
 def check_fields(
