@@ -27,7 +27,6 @@ from pydantic_settings import (
 
 from tierroute.exceptions import ConfigError
 from tierroute.text_input import read_utf8
-from tierroute.tiers import MODERATE_CONV
 
 
 class Settings(BaseSettings):
@@ -49,9 +48,12 @@ class _Section(BaseModel):
 
 
 class RoutingConfig(_Section):
-    """Where a query goes when the classifier is unsure; overrides the model card's policy."""
+    """Where a query goes when the classifier is unsure; overrides the model card's policy.
 
-    default_tier: str = MODERATE_CONV
+    Unset, both come from the model card: its threshold was chosen for its default tier.
+    """
+
+    default_tier: str | None = None
     confidence_threshold: float | None = Field(default=None, ge=0.0, le=1.0)
 
 
@@ -260,7 +262,7 @@ class GatewayConfig(BaseSettings):
         for tier, tier_config in self.tiers.items():
             for i, ref in enumerate(tier_config.models):
                 self._check_ref(f"tiers.{tier}.models[{i}]", ref)
-        if self.routing.default_tier not in self.tiers:
+        if self.routing.default_tier is not None and self.routing.default_tier not in self.tiers:
             raise ValueError(
                 f"routing.default_tier: {self.routing.default_tier!r} is not a configured tier "
                 f"({', '.join(self.tiers)})"

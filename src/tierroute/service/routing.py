@@ -48,14 +48,15 @@ class TierRouter:
 
     def __init__(self, config: GatewayConfig, model: TierModel) -> None:
         config.check_tiers(model.tiers)
-        if config.routing.default_tier not in model.tiers:
+        default_tier = config.routing.default_tier
+        if default_tier is not None and default_tier not in model.tiers:
             raise ConfigError(
                 f"routing.default_tier: {config.routing.default_tier!r} is not a tier of model "
                 f"{model.model_id} ({', '.join(model.tiers)})"
             )
         self.model = model.with_policy(
             threshold=config.routing.confidence_threshold,
-            default_tier=config.routing.default_tier,
+            default_tier=default_tier,
         )
         self.chains = {tier: config.chain(tier) for tier in config.tiers}
         self.max_tokens = {tier: t.max_tokens for tier, t in config.tiers.items()}
