@@ -49,6 +49,7 @@ sys.path.insert(0, str(REPO / "benchmarks"))
 from gateway_overhead import wait_ready  # noqa: E402
 
 KEY = "gw-fault-run-key"
+ADMIN_KEY = "gw-fault-run-admin"  # /metrics shows spend: the admin key reads it
 PROVIDER_KEY_ENV = "TIERROUTE_FAULT_RUN_PROVIDER_KEY"
 MODELS = ("small", "medium", "large", "coder")
 CHAINS = {
@@ -307,7 +308,12 @@ def main() -> None:
             log_url = pg.create_database("tierroute_fault_run")
             config = gateway_config(workdir, fake.base_url, log_url)
             port = free_port()
-            env = {**os.environ, "TIERROUTE_API_KEYS": KEY, PROVIDER_KEY_ENV: "sk-fault-run"}
+            env = {
+                **os.environ,
+                "TIERROUTE_API_KEYS": KEY,
+                "TIERROUTE_ADMIN_KEY": ADMIN_KEY,
+                PROVIDER_KEY_ENV: "sk-fault-run",
+            }
             env.pop("TIERROUTE_LOG_SECRET", None)
             gateway = subprocess.Popen(
                 [sys.executable, "-c", "from tierroute.cli import main; main()", "serve",
@@ -336,7 +342,7 @@ def main() -> None:
                         break
                     time.sleep(0.5)
                 request = urllib.request.Request(
-                    base + "/metrics", headers={"Authorization": f"Bearer {KEY}"}
+                    base + "/metrics", headers={"Authorization": f"Bearer {ADMIN_KEY}"}
                 )
                 with urllib.request.urlopen(request, timeout=10) as response:
                     metrics = response.read().decode()

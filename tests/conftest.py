@@ -37,7 +37,7 @@ def sample_rows(per_tier: int, seed: int = 0) -> list[LabeledRow]:
 def small_models_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A models root whose champion was trained on 80 rows per tier (a few seconds)."""
     root = tmp_path_factory.mktemp("models")
-    train_model(sample_rows(80), root, TrainOptions(cv_folds=3, c_grid=(10.0,)))
+    train_model(sample_rows(80), root, TrainOptions(cv_folds=3, c_grid=(10.0,), char_grid=(True,)))
     return root
 
 

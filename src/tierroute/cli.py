@@ -29,11 +29,16 @@ from tierroute.cli_support import (
     gateway_config,
     gateway_config_path,
     load_rows,
+    loso_table,
     metrics_table,
+    pooled_rows,
     progress_bar,
     progress_steps,
 )
+from tierroute.data.pool import DEFAULT_PUBLIC_LIMIT
+from tierroute.data.schema import LabeledRow
 from tierroute.output_files import overwritten_input
+from tierroute.tiers import COMPLEX_REASONING
 
 HELP_OPTIONS = {"help_option_names": ["-h", "--help"]}
 
@@ -78,6 +83,18 @@ DataOpt = Annotated[
     list[Path],
     typer.Option("--data", help="Labeled JSONL/CSV file or directory (repeatable)."),
 ]
+PublicOpt = Annotated[
+    list[Path],
+    typer.Option(
+        "--public",
+        help="Public data pooled in, below the project's labels: a folder of dataset folders "
+        "(../shared/datasets), one dataset folder, or `tierroute data import` outputs (repeatable).",
+    ),
+]
+PublicLimitOpt = Annotated[
+    int,
+    typer.Option(help="Rows per tier kept of each public dataset folder (deterministic sample)."),
+]
 SkipOpt = Annotated[
     bool,
     typer.Option("--skip-invalid", help="Leave out bad rows (still reported) instead of failing."),
@@ -110,14 +127,22 @@ def train(
     target_accuracy: Annotated[
         float | None,
         typer.Option(
-            help="Pick the threshold so accepted decisions are this accurate, 0<x<=1 "
-            "(default: where routing cost, fallbacks included, is least).",
+            help="Pick the lowest threshold whose accepted decisions are this accurate out of "
+            "group, 0<x<=1 (overrides --max-under-routing).",
             callback=ABOVE_ZERO_FRACTION,
         ),
     ] = None,
+    max_under_routing: Annotated[
+        float,
+        typer.Option(
+            help="Pick the lowest threshold keeping out-of-group under-routing (fallbacks "
+            "included) within this share; 0: where routing cost is least instead."
+        ),
+    ] = 0.03,
     default_tier: Annotated[
-        str, typer.Option(help="Tier used when confidence is too low.")
-    ] = "moderate_conv",
+        str,
+        typer.Option(help="Tier used when confidence is too low (one that serves every query)."),
+    ] = COMPLEX_REASONING,
     under_weight: Annotated[
         float | None,
         typer.Option(
@@ -130,31 +155,64 @@ def train(
         float,
         typer.Option(help="Share of each tier/language held out, 0<x<1.", callback=OPEN_FRACTION),
     ] = 0.15,
+    public: PublicOpt = [],  # noqa: B006
+    public_limit: PublicLimitOpt = DEFAULT_PUBLIC_LIMIT,
     skip_invalid: SkipOpt = False,
     promote: Annotated[bool, typer.Option(help="Make the new model the champion.")] = True,
 ) -> None:
-    """Train a model from labeled files; evaluate it against the keyword heuristic; save it."""
+    """Train a model from labeled files; evaluate it against the keyword heuristic; save it.
+
+    By default only the project's own data (data/raw): public sets are not shipped with the
+    repository, one is non-commercial, and all must stay unseen for the public evaluation.
+    --public adds them below the project's labels (conflicts reported).
+    """
     from tierroute.classifier.train import TrainOptions, train_model
     from tierroute.config import get_settings
 
     loaded = load_rows(data, skip_invalid)
+    rows: list[LabeledRow] = loaded.rows
+    extra_card: dict[str, Any] = {
+        "public_pool": {
+            "used": False,
+            "why": "public sets are not shipped with the repository, code_alpaca is CC BY-NC, "
+            "and each must stay never trained on for the public evaluation; --public adds them",
+        }
+    }
+    if public:
+        pool = pooled_rows(loaded.rows, public, public_limit)
+        rows = pool.rows
+        extra_card = {
+            "public_pool": {
+                "used": True,
+                "paths": [str(p) for p in public],
+                "limit_per_tier": public_limit,
+                "rows": pool.public_rows,
+                "duplicates_merged": pool.duplicates,
+                "conflicts": len(pool.conflicts),
+                "conflicts_by_source": pool.conflict_counts(),
+                "precedence": "project labels win over public; a text two public sets "
+                "label differently is left out",
+            }
+        }
     options = TrainOptions(
         eval_fraction=eval_fraction,
         target_accuracy=target_accuracy,
+        max_under_routing=max_under_routing if max_under_routing > 0 else None,
         default_tier=default_tier,
         under_routing_weight=(
             TrainOptions.under_routing_weight if under_weight is None else under_weight
         ),
     )
-    steps = ["grid search", "out-of-fold calibration", "final fit", "threshold", "evaluate", "save"]
+    steps = ["cross-validation", "calibration", "final fit", "threshold", "evaluate", "save"]
     with progress_steps("training", len(steps)) as on_step:
         result = train_model(
-            loaded.rows,
+            rows,
             out if out is not None else get_settings().models_dir,
             options,
             data_files=[str(p) for p in loaded.files],
             promote=promote,
             step=on_step,
+            extra_card=extra_card,
         )
     card = result.card
     console.print(
@@ -167,10 +225,17 @@ def train(
             "held-out split", {"model": result.model_metrics, "heuristic": result.heuristic_metrics}
         )
     )
+    target = card.threshold_target
+    hyper = card.hyperparameters
     console.print(
-        f"threshold {card.threshold:.2f} ({card.threshold_target.get('rule', '')}; coverage "
-        f"{card.threshold_target.get('coverage', 0):.1%}), default tier {card.default_tier}; "
-        "by language: "
+        f"selected {hyper['best_params']} by {hyper['selection']}; temperature beta "
+        f"{hyper['temperature_beta']:.3f}, unseen-feature gamma {hyper['oov_gamma']:.3f}"
+    )
+    console.print(
+        f"threshold {card.threshold:.2f} ({target.get('rule', '')}), default tier "
+        f"{card.default_tier}; out of group: coverage {target.get('coverage', 0):.1%}, accepted "
+        f"accuracy {target.get('accepted_accuracy', 0):.3f}, under-routing "
+        f"{target.get('under_routing', 0):.1%}; by language: "
         + ", ".join(f"{k} {v['macro_f1']:.3f}" for k, v in result.model_metrics["by_lang"].items())
     )
     console.print(f"saved {result.model_dir}" + (" (champion)" if result.promoted else ""))
@@ -196,6 +261,8 @@ def eval_command(
         list[Path],
         typer.Option(help="Extra labeled data pooled with --data for --by-source (repeatable)."),
     ] = [],  # noqa: B006
+    public: PublicOpt = [],  # noqa: B006
+    public_limit: PublicLimitOpt = DEFAULT_PUBLIC_LIMIT,
     skip_invalid: SkipOpt = False,
     config: Annotated[
         Path | None,
@@ -227,9 +294,19 @@ def eval_command(
                 for r in load_rows(train_data, skip_invalid).rows
                 if normalize_text(r.text) not in seen
             ]
+        if public:
+            pool = pooled_rows(pool, public, public_limit).rows
         sources = {r.source for r in pool}
+        # The champion's selected candidate, so each of the runs is one candidate's fits.
+        params = tier_model.card.hyperparameters.get("best_params", {})
+        options = TrainOptions(
+            c_grid=(float(params.get("C", TrainOptions.c_grid[1])),),
+            char_grid=(bool(params.get("use_char", True)),),
+            cv_folds=4,
+            default_tier=tier_model.default_tier,
+        )
         with progress_steps("leave-one-source-out", len(sources)) as on_step:
-            loso = leave_one_source_out(pool, TrainOptions(c_grid=(30.0,)), step=on_step)
+            loso = leave_one_source_out(pool, options, step=on_step)
     with progress_bar("evaluating", None):
         report = write_report(
             tier_model,
@@ -243,27 +320,26 @@ def eval_command(
     console.print(
         metrics_table(f"{report['n']} rows, model {tier_model.model_id}", report["routers"])
     )
+    routed = report["routers"]["model"]
+    console.print(
+        f"threshold {routed['threshold']:.2f} ({report['threshold_rule']}): coverage "
+        f"{routed['coverage']:.1%}, accepted accuracy {routed['accepted_accuracy']:.3f}, "
+        f"under-routing {routed['under_routing_rate']:.1%} (before fallback: macro-F1 "
+        f"{routed['decided']['macro_f1']:.3f}, under-routing "
+        f"{routed['decided']['under_routing_rate']:.1%}); by language: "
+        + ", ".join(
+            f"{k} macro-F1 {v['macro_f1']:.3f} under-routing {v['under_routing_rate']:.1%}"
+            for k, v in routed["by_lang"].items()
+        )
+    )
     if loso:
-        table = Table(title="leave one source out")
-        for column in (
-            "source",
-            "n",
-            "model acc",
-            "model macro-F1",
-            "under-routing",
-            "heuristic acc",
-        ):
-            table.add_column(column)
-        for source, r in loso.items():
-            table.add_row(
-                source,
-                str(r["n"]),
-                f"{r['model']['accuracy']:.3f}",
-                f"{r['model']['macro_f1']:.3f}",
-                f"{100 * r['model']['under_routing_rate']:.1f} %",
-                f"{r['heuristic']['accuracy']:.3f}",
-            )
-        console.print(table)
+        console.print(loso_table(loso))
+        summary = report["leave_one_source_out_summary"]
+        console.print(
+            f"weakest source {summary['weakest_source']} macro-F1 "
+            f"{summary['weakest_macro_f1']:.3f}; most under-routed "
+            f"{summary['most_under_routed_source']} {summary['max_under_routing_rate']:.1%}"
+        )
     console.print(f"report: {out / 'report.md'}")
 
 

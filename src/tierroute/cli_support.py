@@ -16,7 +16,12 @@ from rich.table import Table
 
 from tierroute.config_file import find_config
 from tierroute.data.io import LoadResult, read_labeled
-from tierroute.exceptions import DataError, TierrouteError
+from tierroute.data.pool import Pool, load_public, merge_pool
+from tierroute.data.schema import LabeledRow
+from tierroute.exceptions import (
+    DataError,
+    TierrouteError,
+)
 from tierroute.exit_codes import ExitCode, exit_code_for
 
 if TYPE_CHECKING:
@@ -126,11 +131,38 @@ def load_rows(paths: list[Path], skip_invalid: bool) -> LoadResult:
     return result
 
 
+def pooled_rows(project: list[LabeledRow], public: list[Path], limit: int) -> Pool:
+    """Project rows plus public ones (project labels win); prints what was merged and settled."""
+    pool = merge_pool(project, load_public(public, limit))
+    console.print(
+        f"public pool: {pool.public_rows} rows added from {', '.join(map(str, public))} "
+        f"({pool.duplicates} duplicate(s) merged, {len(pool.conflicts)} conflict(s) settled)"
+    )
+    for pair, count in pool.conflict_counts().items():
+        console.print(f"  conflicts {pair}: {count}")
+    for conflict in pool.conflicts[:5]:
+        kept = (
+            f"kept {conflict.kept_tier} ({conflict.kept_source})"
+            if conflict.kept_source
+            else "left out"
+        )
+        console.print(
+            f"  e.g. {escape(conflict.text[:70])!r}: {conflict.dropped_tier} "
+            f"({conflict.dropped_source}) -> {kept}",
+            highlight=False,
+        )
+    return pool
+
+
 def metrics_table(title: str, routers: Mapping[str, Any]) -> Table:
     """Routers side by side: accuracy, macro-F1, routing rates, fallback, ECE, cost."""
     table = Table(title=title)
-    for column in ("router", "acc", "macro-F1", "under", "over", "fallback", "ECE", "$/1k"):
-        table.add_column(column, justify="right" if column != "router" else "left", no_wrap=True)
+    columns = ("router", "acc", "macro-F1", "under", "over", "fallback", "acc kept", "ECE", "$/1k")
+    for column in columns:
+        if column == "router":
+            table.add_column(column, no_wrap=True, min_width=9)  # "heuristic" in a narrow shell
+        else:
+            table.add_column(column, justify="right", overflow="fold")
     for name, m in routers.items():
         table.add_row(
             name,
@@ -139,7 +171,33 @@ def metrics_table(title: str, routers: Mapping[str, Any]) -> Table:
             f"{100 * m['under_routing_rate']:.1f} %",
             f"{100 * m['over_routing_rate']:.1f} %",
             f"{100 * m.get('fallback_rate', 0):.1f} %",
+            f"{m['accepted_accuracy']:.3f}" if "accepted_accuracy" in m else "",
             f"{m['calibration']['ece']:.3f}" if "calibration" in m else "",
             f"{m['cost']['per_1000_routed_usd']:.3f}" if "cost" in m else "",
+        )
+    return table
+
+
+def loso_table(loso: Mapping[str, Any]) -> Table:
+    """Leave-one-source-out figures, one row per left-out source."""
+    table = Table(
+        title="leave one source out (one-tier source: macro-F1 = that tier's F1; see accuracy)"
+    )
+    columns = ("source", "n", "tiers", "acc", "macro-F1", "under", "coverage", "acc kept")
+    for column in (*columns, "no-fallback F1", "no-fallback under"):
+        table.add_column(column, overflow="fold")
+    for source, r in loso.items():
+        m = r["model"]
+        table.add_row(
+            source,
+            str(r["n"]),
+            str(len(r["tiers"])),
+            f"{m['accuracy']:.3f}",
+            f"{m['macro_f1']:.3f}",
+            f"{100 * m['under_routing_rate']:.1f} %",
+            f"{100 * m['coverage']:.1f} %",
+            f"{m['accepted_accuracy']:.3f}",
+            f"{m['decided_macro_f1']:.3f}",
+            f"{100 * m['decided_under_routing_rate']:.1f} %",
         )
     return table

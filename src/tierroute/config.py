@@ -48,10 +48,9 @@ class _Section(BaseModel):
 
 
 class RoutingConfig(_Section):
-    """Where a query goes when the classifier is unsure; each key set overrides the model card.
+    """Where a query goes when the classifier is unsure; overrides the model card's policy.
 
-    Unset (None), the card's own default tier and threshold apply: the threshold was calibrated
-    at training time for that default tier.
+    Unset, both come from the model card: its threshold was chosen for its default tier.
     """
 
     default_tier: str | None = None

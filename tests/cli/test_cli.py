@@ -218,6 +218,75 @@ def test_eval_prices_routing_with_a_gateway_config(
     )
 
 
+def _public_datasets(root: Path, clash: str) -> Path:
+    """Two tiny public dataset folders; ``clash`` is also a project text under another tier."""
+    (root / "clinc150").mkdir(parents=True)
+    lines = [[f"what is the balance of account {i}", "balance"] for i in range(30)]
+    (root / "clinc150" / "data_full.json").write_text(json.dumps({"train": [*lines, [clash, "x"]]}))
+    (root / "gsm8k").mkdir()
+    (root / "gsm8k" / "train.jsonl").write_text(
+        "".join(
+            json.dumps({"question": f"Ann has {i} boxes of 12 eggs and uses 5. How many left?"})
+            + "\n"
+            for i in range(30)
+        )
+    )
+    return root
+
+
+def test_train_with_public_pool_settles_conflicts_by_project_precedence(
+    labeled: Path, tmp_path: Path
+) -> None:
+    project = [json.loads(line) for line in labeled.read_text(encoding="utf-8").splitlines()]
+    clash = next(r["text"] for r in project if r["tier"] != "simple_faq")
+    datasets = _public_datasets(tmp_path / "datasets", clash)
+    models = tmp_path / "m"
+    result = runner.invoke(
+        app,
+        ["train", "--data", str(labeled), "--public", str(datasets), "--out", str(models)],
+    )
+    assert result.exit_code == 0, result.output
+    assert "public pool: 60 rows added" in result.output
+    assert "1 conflict(s) settled" in result.output
+    assert "conflicts tierroute-" in result.output and "<- clinc150: 1" in result.output
+    assert "threshold" in result.output and "coverage" in result.output
+    card = json.loads(next(models.glob("*/card.json")).read_text())
+    assert card["public_pool"]["conflicts"] == 1
+    assert card["training_data"]["counts"]["source"]["gsm8k"] > 0
+    sources = len({r["source"] for r in project}) + 2  # + clinc150 and gsm8k, one group each
+    assert card["hyperparameters"]["selection"].endswith(f" over {sources} sources")
+    assert {"coverage", "accepted_accuracy", "under_routing"} <= set(card["threshold_target"])
+    # Without --public the same project data trains alone (the default champion).
+    alone = runner.invoke(app, ["train", "--data", str(labeled), "--out", str(tmp_path / "a")])
+    assert alone.exit_code == 0 and "public pool" not in alone.output
+    card = json.loads(next((tmp_path / "a").glob("*/card.json")).read_text())
+    assert card["public_pool"]["used"] is False and "never trained on" in card["public_pool"]["why"]
+
+
+def test_eval_by_source_covers_public_sources_and_reports_coverage(
+    trained: Path, labeled: Path, tmp_path: Path
+) -> None:
+    datasets = _public_datasets(tmp_path / "datasets", "a text no project file has")
+    result = runner.invoke(
+        app,
+        [
+            *["eval", "--data", str(labeled), "--model", str(trained)],
+            *["--by-source", "--public", str(datasets), "--out", str(tmp_path / "r")],
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads((tmp_path / "r" / "report.json").read_text())
+    loso = report["leave_one_source_out"]
+    assert {"clinc150", "gsm8k"} <= set(loso)
+    assert any(s.startswith("tierroute-") for s in loso)
+    for figures in loso.values():
+        assert {"macro_f1", "accuracy", "under_routing_rate", "coverage"} <= set(figures["model"])
+    assert loso["gsm8k"]["tiers"] == ["complex_reasoning"]
+    assert "weakest source" in result.output and "coverage" in result.output
+    markdown = (tmp_path / "r" / "report.md").read_text()
+    assert "macro-F1 is that tier's F1" in markdown and "accuracy of accepted" in markdown
+
+
 def test_check_overlap_prints_each_near_copy_and_exits_6(tmp_path: Path) -> None:
     def write(name: str, texts: tuple[str, ...]) -> Path:
         path = tmp_path / name

@@ -34,7 +34,7 @@ def test_builtin_default_mirrors_the_writeup_mapping() -> None:
     primaries = [config.chain(tier)[0].rsplit("/", 1)[1] for tier in DEFAULT_TIERS]
     assert primaries == ["gemini-2.5-flash", "claude-sonnet-4.5", "gpt-4.1", "deepseek-v3.2"]
     assert [config.tiers[t].max_tokens for t in DEFAULT_TIERS] == [512, 2048, 4096, 2048]
-    assert config.routing.default_tier is None  # the card's
+    assert config.routing.default_tier is None  # the model card's, with its threshold
     assert config.routing.confidence_threshold is None
     assert config.providers["aggregator"].api_key_env == "OPENROUTER_API_KEY"
     assert config.limits["aggregator:openai/gpt-4.1"].rpm == 3000

@@ -23,8 +23,17 @@ from tierroute.data.io import read_labeled, write_jsonl
 from tierroute.data.schema import LabeledRow
 from tierroute.store import LogWriter, RequestRecord, open_engine, utcnow
 
-# Small but real: training takes a second or two on 2 cores.
-FAST = TrainOptions(cv_folds=3, c_grid=(10.0,))
+# Small but real: training takes a second or two on 2 cores. The decision policy is the old
+# one (fallback to moderate_conv at the least-cost threshold, which hardly ever falls back): a
+# model of 160 rows held to 3 % out-of-group under-routing falls back on half the traffic to
+# complex_reasoning, which makes the gate compare fallback rates; these tests are about the loop.
+FAST = TrainOptions(
+    cv_folds=3,
+    c_grid=(10.0,),
+    char_grid=(True,),
+    max_under_routing=None,
+    default_tier="moderate_conv",
+)
 
 
 @dataclass(frozen=True)

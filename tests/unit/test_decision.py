@@ -42,3 +42,27 @@ def test_policy_rejects_bad_settings() -> None:
         DecisionPolicy(TIERS, 1.5, "moderate_conv")
     with pytest.raises(ValueError, match="cost matrix"):
         DecisionPolicy(TIERS, 0.5, "moderate_conv", ((0.0,),))
+
+
+def test_confidence_is_the_chosen_tiers_probability_not_the_top_class() -> None:
+    matrix = tuple(
+        tuple(r) for r in under_routing_cost_matrix(TIERS, under_cost=5.0, over_cost=1.0)
+    )
+    policy = DecisionPolicy(TIERS, 0.0, "moderate_conv", matrix)
+    decision = policy.decide([0.0, 0.3, 0.0, 0.7], "m")
+    assert decision.tier == "complex_reasoning"
+    assert decision.confidence == pytest.approx(0.3)
+    # The threshold compares the same number: 0.3 in complex_reasoning is below 0.5.
+    strict = DecisionPolicy(TIERS, 0.5, "moderate_conv", matrix)
+    fallen = strict.decide([0.0, 0.3, 0.0, 0.7], "m")
+    assert fallen.fallback and fallen.tier == "moderate_conv"
+    assert fallen.predicted_tier == "complex_reasoning" and fallen.confidence == pytest.approx(0.3)
+    assert "0.300 in complex_reasoning below threshold" in fallen.reason
+
+
+def test_no_known_feature_goes_to_the_default_tier_as_a_fallback() -> None:
+    policy = DecisionPolicy(TIERS, 0.0, "moderate_conv")
+    decision = policy.decide([0.1, 0.05, 0.05, 0.8], "m", known_features=0)
+    assert (decision.tier, decision.fallback, decision.confidence) == ("moderate_conv", True, 0.0)
+    assert "no feature known to the model" in decision.reason
+    assert policy.decide([0.1, 0.05, 0.05, 0.8], "m", known_features=3).tier == "simple_faq"

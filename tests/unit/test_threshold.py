@@ -1,7 +1,7 @@
 import numpy as np
 
 from tierroute.classifier.decision import DecisionPolicy
-from tierroute.classifier.train import choose_threshold
+from tierroute.classifier.threshold import choose_threshold
 from tierroute.tiers import under_routing_cost_matrix
 
 TIERS = ("code_gen", "complex_reasoning", "moderate_conv", "simple_faq")
@@ -43,3 +43,17 @@ def test_accuracy_target_rule() -> None:
     assert 0.40 < threshold <= 0.94 and info["accepted_accuracy"] == 1.0 and info["met"] == 1.0
     threshold, info = choose_threshold(proba, y, policy, target_accuracy=0.5)
     assert threshold == 0.0 and info["coverage"] == 1.0
+
+
+def test_under_routing_bound_takes_the_lowest_threshold_meeting_it() -> None:
+    proba, y = data()
+    to_complex = DecisionPolicy(TIERS, 0.0, "complex_reasoning")
+    threshold, info = choose_threshold(proba, y, to_complex, max_under_routing=0.03)
+    # The 20 unsure rows (20 % under-routed) must fall back to complex_reasoning to reach 3 %.
+    assert 0.40 < threshold <= 0.41
+    assert info["under_routing"] == 0.0 and info["coverage"] == 0.8 and info["met"] == 1.0
+    assert "under-routing <= 3.0%" in info["rule"]
+    to_moderate = DecisionPolicy(TIERS, 0.0, "moderate_conv")
+    # moderate_conv cannot serve them: unreachable, so the least-cost threshold, flagged.
+    threshold, info = choose_threshold(proba, y, to_moderate, max_under_routing=0.03)
+    assert info["met"] == 0.0 and info["coverage"] == 1.0 and info["under_routing"] == 0.2

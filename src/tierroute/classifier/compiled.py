@@ -65,29 +65,39 @@ class CompiledPredictor:
         self._rows: list[list[float]] = self._table.tolist()
         self._intercept: list[float] = [float(b) for b in clf.intercept_]
         self._beta = float(model.beta)
+        self._gamma = float(getattr(model, "oov_gamma", 0.0))
         self.classes: tuple[str, ...] = tuple(str(c) for c in model.classes_)
 
     def logits(self, text: str) -> list[float]:
         """Uncalibrated logits for one text."""
+        return self._logits_and_stats(text)[0]
+
+    def _logits_and_stats(self, text: str) -> tuple[list[float], float, int]:
+        """Logits, share of content grams unseen in training, number of known content grams."""
         folded = fold(text)
         index: list[int] = []
         starts: list[int] = []
         blocks: list[tuple[Counter[str], dict[str, int], int]] = []
         repeated = False
+        total = unseen = 0
         for folded_part, raw_part, vocabulary, unknown in self._analyzers:
-            grams = folded_part(folded)
+            counts = Counter(folded_part(folded))
+            content = len(counts)  # shape tokens are added after: the first keys are content
             if raw_part is not None:
-                grams += raw_part(text)
-            if not grams:
+                counts.update(raw_part(text))
+            if not counts:
                 continue
-            counts = Counter(grams)
+            block_index = list(map(vocabulary.get, counts, repeat(unknown)))
+            total += content
+            unseen += block_index[:content].count(unknown)
             starts.append(len(index))
-            index += map(vocabulary.get, counts, repeat(unknown))
+            index += block_index
             blocks.append((counts, vocabulary, unknown))
             repeated = repeated or max(counts.values()) > 1
+        share = unseen / total if total else 1.0
         scores = list(self._intercept)
         if not index:
-            return scores
+            return scores, share, total - unseen
         sums = np.add.reduceat(self._table.take(index, axis=0), starts, axis=0).tolist()
         if repeated:
             # tf = 1 + log(count) for the few grams seen twice or more: correct the block sums
@@ -104,17 +114,21 @@ class CompiledPredictor:
             if block[0] > 0.0:
                 norm = math.sqrt(block[0])
                 scores = [s + v / norm for s, v in zip(scores, block[1:], strict=True)]
-        return scores
+        return scores, share, total - unseen
+
+    def predict_one(self, text: str) -> tuple[list[float], float, int]:
+        """Calibrated probabilities (``classes`` order), unseen-feature share, known features."""
+        # A handful of classes: plain floats beat numpy's per-call overhead here.
+        z, share, known = self._logits_and_stats(text)
+        top = max(z)
+        beta = self._beta * math.exp(-self._gamma * share) if self._gamma else self._beta
+        e = [math.exp(beta * (v - top)) for v in z]
+        total = sum(e)
+        return [v / total for v in e], share, known
 
     def predict_proba_one(self, text: str) -> list[float]:
         """Calibrated probabilities for one text, in ``classes`` order."""
-        # A handful of classes: plain floats beat numpy's per-call overhead here.
-        z = self.logits(text)
-        top = max(z)
-        beta = self._beta
-        e = [math.exp(beta * (v - top)) for v in z]
-        total = sum(e)
-        return [v / total for v in e]
+        return self.predict_one(text)[0]
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """Calibrated probabilities for many texts (rows in input order)."""

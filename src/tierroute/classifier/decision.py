@@ -61,28 +61,39 @@ class DecisionPolicy:
         object.__setattr__(self, "_columns", columns)
 
     def choose(self, proba: Sequence[float]) -> tuple[int, bool]:
-        """(index of the routed tier before fallback, whether the threshold triggers fallback)."""
-        confidence = max(proba)
+        """(index of the chosen tier, whether its probability is below the threshold)."""
         if self._columns:
             costs = [sum(map(mul, column, proba)) for column in self._columns]
-            return costs.index(min(costs)), confidence < self.threshold
-        return list(proba).index(confidence), confidence < self.threshold
+            index = costs.index(min(costs))
+        else:
+            index = list(proba).index(max(proba))
+        return index, proba[index] < self.threshold
 
-    def decide(self, proba: Sequence[float], model_id: str) -> Decision:
-        """Turn one row of Python floats (in ``tiers`` order) into a ``Decision``."""
+    def decide(self, proba: Sequence[float], model_id: str, known_features: int = 1) -> Decision:
+        """Turn one row of Python floats (in ``tiers`` order) into a ``Decision``.
+
+        ``confidence`` is the probability of the tier the model chose (before any fallback).
+        ``known_features=0`` (no feature of the text was seen in training: empty, whitespace,
+        emoji, an unseen script) sends the text to the default tier with confidence 0.
+        """
         index, low = self.choose(proba)
-        confidence = max(proba)
         probabilities = dict(zip(self.tiers, proba, strict=True))
         predicted = self.tiers[index]
+        if known_features <= 0:
+            reason = f"no feature known to the model: fallback to {self.default_tier}"
+            return Decision(
+                self.default_tier, 0.0, probabilities, True, reason, model_id, predicted
+            )
+        confidence = proba[index]
         if low:
             reason = (
-                f"confidence {confidence:.3f} below threshold {self.threshold:.3f}: "
-                f"fallback to {self.default_tier}"
+                f"confidence {confidence:.3f} in {predicted} below threshold "
+                f"{self.threshold:.3f}: fallback to {self.default_tier}"
             )
             return Decision(
                 self.default_tier, confidence, probabilities, True, reason, model_id, predicted
             )
-        if self._columns and proba[index] != confidence:
+        if self._columns and confidence != max(proba):
             reason = f"least expected cost: {predicted} (cost matrix outweighs the top class)"
         else:
             reason = f"top class {predicted} with confidence {confidence:.3f}"

@@ -130,10 +130,13 @@ def evaluate_router(
     policy: DecisionPolicy | None = None,
     costs: Mapping[str, TierCost] = WRITEUP_TIER_COSTS,
     tokens: Mapping[str, TokenProfile] = WRITEUP_TOKENS,
+    known_features: Sequence[int] | None = None,
 ) -> dict[str, Any]:
     """Full metrics of one router on labeled rows, from its probabilities (columns = classes).
 
-    ``routed`` decisions apply the policy (cost matrix, threshold fallback); ``raw`` is argmax.
+    ``routed`` decisions apply the policy (cost matrix, threshold fallback, and the default tier
+    for texts with no known feature when ``known_features`` is given); ``raw`` is argmax.
+    ``coverage`` is the share of decisions not falling back, ``accepted_accuracy`` their accuracy.
     """
     classes = list(classes)
     y_true = [row.tier for row in rows]
@@ -141,7 +144,10 @@ def evaluate_router(
     if policy is None:
         policy = DecisionPolicy(tuple(classes), 0.0, classes[0])
     raw_pred = [classes[i] for i in proba.argmax(axis=1)]
-    decisions = [policy.decide(row.tolist(), "") for row in proba]
+    known = list(known_features) if known_features is not None else [1] * len(rows)
+    decisions = [
+        policy.decide(row.tolist(), "", count) for row, count in zip(proba, known, strict=True)
+    ]
     routed = [d.tier for d in decisions]
     confidence = proba.max(axis=1)
     correct = np.array([t == p for t, p in zip(y_true, raw_pred, strict=True)])
@@ -149,7 +155,22 @@ def evaluate_router(
     metrics["raw"] = {
         k: v for k, v in classification_metrics(y_true, raw_pred, labels).items() if k != "per_tier"
     }
-    metrics["fallback_rate"] = float(np.mean([d.fallback for d in decisions])) if rows else 0.0
+    # The policy's own choice (cost matrix included) before any fallback: the classifier's
+    # quality, where the routed figures add what the fallback costs and saves.
+    decided = [d.predicted_tier for d in decisions]
+    metrics["decided"] = {
+        k: v for k, v in classification_metrics(y_true, decided, labels).items() if k != "per_tier"
+    }
+    accepted = [not d.fallback for d in decisions]
+    metrics["fallback_rate"] = 1.0 - float(np.mean(accepted)) if rows else 0.0
+    metrics["coverage"] = 1.0 - metrics["fallback_rate"]
+    metrics["accepted_accuracy"] = (
+        float(
+            np.mean([t == d.tier for t, d, a in zip(y_true, decisions, accepted, strict=True) if a])
+        )
+        if any(accepted)
+        else 1.0
+    )
     metrics["threshold"] = policy.threshold
     metrics["confusion"] = {
         "labels": labels,
@@ -158,7 +179,12 @@ def evaluate_router(
     metrics["by_source"] = _grouped(rows, routed, labels, "source")
     metrics["by_lang"] = _grouped(rows, routed, labels, "lang")
     metrics["calibration"] = calibration_summary(confidence, correct)
-    metrics["coverage"] = coverage_curve(confidence, correct)
+    # Fallbacks compare the chosen tier's probability with the threshold: so does this curve.
+    chosen_confidence = np.array([d.confidence for d in decisions])
+    chosen_correct = np.array(
+        [t == d.predicted_tier for t, d in zip(y_true, decisions, strict=True)]
+    )
+    metrics["coverage_curve"] = coverage_curve(chosen_confidence, chosen_correct)
     routed_cost = cost_per_1000(y_true, routed, costs, tokens)
     top_cost = cost_per_1000(y_true, [TOP_TIER] * len(y_true), costs, tokens)
     metrics["cost"] = {
@@ -172,7 +198,15 @@ def evaluate_router(
 
 def headline(metrics: Mapping[str, Any]) -> dict[str, float]:
     """The few figures printed in summaries and compared by the promotion gate."""
-    keys = ("accuracy", "macro_f1", "under_routing_rate", "over_routing_rate", "fallback_rate")
+    keys = (
+        "accuracy",
+        "macro_f1",
+        "under_routing_rate",
+        "over_routing_rate",
+        "fallback_rate",
+        "coverage",
+        "accepted_accuracy",
+    )
     out = {k: float(metrics[k]) for k in keys if k in metrics}
     if "calibration" in metrics:
         out["ece"] = float(metrics["calibration"]["ece"])

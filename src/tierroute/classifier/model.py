@@ -57,18 +57,32 @@ class TierModel:
 
     def predict(self, text: str) -> Decision:
         """Route one query (compiled path, tens of microseconds)."""
-        return self.policy.decide(self.compiled.predict_proba_one(text), self.model_id)
+        proba, _, known = self.compiled.predict_one(text)
+        decision = self.policy.decide(proba, self.model_id, known)
+        return _explain_empty(decision, text) if known == 0 else decision
 
     def predict_batch(self, texts: Sequence[str]) -> list[Decision]:
         """Route many queries (vectorised scikit-learn path)."""
         if not texts:
             return []
         proba = self.predict_proba(texts)
-        return [self.policy.decide(row.tolist(), self.model_id) for row in proba]
+        _, known = self.estimator.feature_stats(list(texts))
+        decisions = []
+        for text, row, count in zip(texts, proba, known.tolist(), strict=True):
+            decision = self.policy.decide(row.tolist(), self.model_id, count)
+            decisions.append(_explain_empty(decision, text) if count == 0 else decision)
+        return decisions
 
     def predict_proba(self, texts: Sequence[str]) -> NDArray[np.float64]:
         """Calibrated probabilities, columns in ``tiers`` order."""
         return np.asarray(self.estimator.predict_proba(list(texts)), dtype=np.float64)
+
+
+def _explain_empty(decision: Decision, text: str) -> Decision:
+    """Name the commonest featureless case plainly: nothing to classify at all."""
+    if text.strip():
+        return decision
+    return decision._replace(reason=f"empty or whitespace-only text: fallback to {decision.tier}")
 
 
 def load_model(path: str | Path) -> TierModel:

@@ -73,7 +73,7 @@ def plot_reliability(report: Mapping[str, Any], path: Path) -> Path:
 
 def plot_coverage(report: Mapping[str, Any], path: Path) -> Path:
     """Coverage and accuracy of accepted decisions against the confidence threshold."""
-    curve = report["coverage"]
+    curve = report["coverage_curve"]
     thresholds = [c["threshold"] for c in curve]
     fig, ax = plt.subplots(figsize=(5.6, 4.2))
     ax.plot(thresholds, [c["coverage"] for c in curve], label="coverage (not falling back)")

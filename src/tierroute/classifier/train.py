@@ -1,5 +1,5 @@
-"""Training: split, grid-search on the training split, out-of-fold calibration and threshold,
-final fit, evaluation of model and heuristic on the held-out split, artifact and card."""
+"""Training: split, grouped cross-validation on the training split (selection, calibration and
+threshold out of group), final fit, evaluation of model and heuristic on the held-out split, artifact and card."""
 
 from __future__ import annotations
 
@@ -14,8 +14,6 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 from scipy.special import softmax
-from sklearn.base import clone
-from sklearn.model_selection import GridSearchCV, StratifiedKFold, cross_val_predict
 
 import tierroute
 from tierroute.classifier.artifacts import (
@@ -30,15 +28,20 @@ from tierroute.classifier.heuristic import KeywordHeuristic
 from tierroute.classifier.pipeline import (
     RANDOM_STATE,
     TemperatureCalibrated,
-    build_pipeline,
+    calibrated_scale,
     fit_temperature,
 )
 from tierroute.classifier.registry import ModelRegistry
+from tierroute.classifier.selection import Candidate, best_of, group_folds, out_of_group
+from tierroute.classifier.threshold import choose_threshold
 from tierroute.data.io import write_jsonl
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.data.splits import exclude_texts, split_rows
 from tierroute.exceptions import DataError
-from tierroute.tiers import DEFAULT_FALLBACK_TIER, under_routing_cost_matrix
+from tierroute.tiers import COMPLEX_REASONING, under_routing_cost_matrix
+
+# The training default of the fallback tier (TrainOptions.default_tier says why).
+FALLBACK_TIER = COMPLEX_REASONING
 
 StepCallback = Callable[[str], None]
 
@@ -49,12 +52,24 @@ class TrainOptions:
 
     eval_fraction: float = 0.15
     seed: int = RANDOM_STATE
-    cv_folds: int = 5
-    c_grid: tuple[float, ...] = (10.0, 30.0, 100.0)
-    # None: the threshold where routing cost (fallbacks included) is least; a number: the lowest
-    # threshold whose accepted decisions are at least that accurate.
+    # At most this many folds; each holds out whole sources (see selection.py).
+    cv_folds: int = 6
+    c_grid: tuple[float, ...] = (3.0, 10.0, 30.0)
+    # Character 4-grams on and/or off: both are tried, out of group.
+    char_grid: tuple[bool, ...] = (True, False)
+    # Fit the out-of-vocabulary term of the temperature (False: a plain temperature).
+    oov_term: bool = True
+    # The threshold: the lowest (most coverage, least money) keeping out-of-group under-routing,
+    # fallbacks included, within max_under_routing (the product's quality bar, 3 %); with
+    # target_accuracy, the lowest whose accepted decisions are that accurate; with neither, the
+    # least routing cost under the decision's cost matrix, which with the cost matrix already
+    # hedging rarely falls back at all. See threshold.choose_threshold.
     target_accuracy: float | None = None
-    default_tier: str = DEFAULT_FALLBACK_TIER
+    max_under_routing: float | None = 0.03
+    # Where unsure decisions go: complex_reasoning is the only tier that serves every query, so
+    # falling back there trades money for quality; a fallback to moderate_conv under-routes the
+    # complex and code queries the model is unsure about and, out of group, never pays off.
+    default_tier: str = FALLBACK_TIER
     # Weight of under-routing relative to over-routing in the decision; 0 means plain argmax.
     under_routing_weight: float = 2.0
 
@@ -101,100 +116,50 @@ def _counts(rows: Sequence[LabeledRow]) -> dict[str, dict[str, int]]:
     }
 
 
-def choose_threshold(
-    proba: NDArray[np.float64],
-    y: Sequence[str],
-    policy: DecisionPolicy,
-    target_accuracy: float | None = None,
-) -> tuple[float, dict[str, Any]]:
-    """The confidence threshold below which decisions fall back to the policy's default tier.
-
-    With ``target_accuracy``: the lowest threshold whose accepted decisions reach it (most
-    coverage). Without: the threshold at which the routed decisions, fallbacks included, cost
-    least under the policy's cost matrix (0/1 loss without one); falling back then happens only
-    where it pays off, which depends on the default tier (a default that serves every query
-    falls back more than one that under-routes some).
-    """
-    tiers = policy.tiers
-    index = {tier: i for i, tier in enumerate(tiers)}
-    truth = np.array([index[t] for t in y])
-    chosen = np.array([policy.choose(row.tolist())[0] for row in proba])
-    confidence = proba.max(axis=1)
-    matrix = (
-        np.asarray(policy.cost_matrix, dtype=np.float64)
-        if policy.cost_matrix is not None
-        else 1.0 - np.eye(len(tiers))
-    )
-    default = index[policy.default_tier]
-    best: tuple[float, float, dict[str, Any]] | None = None
-    for threshold in np.round(np.arange(0.0, 1.0, 0.01), 2):
-        kept = confidence >= threshold
-        routed = np.where(kept, chosen, default)
-        cost = float(matrix[truth, routed].mean())
-        accuracy = float((chosen[kept] == truth[kept]).mean()) if kept.any() else 1.0
-        info = {
-            "coverage": float(kept.mean()),
-            "accepted_accuracy": accuracy,
-            "routing_cost": cost,
-            "rule": "least routing cost out of fold"
-            if target_accuracy is None
-            else (f"accepted decisions >= {target_accuracy:.0%} accurate out of fold"),
-        }
-        if target_accuracy is not None:
-            if kept.any() and accuracy >= target_accuracy:
-                return float(threshold), {**info, "met": 1.0}
-        elif best is None or cost < best[1] - 1e-12:
-            best = (float(threshold), cost, {**info, "met": 1.0})
-    if best is not None:
-        return best[0], best[2]
-    # Unreachable accuracy target: the strictest threshold, and the card says so.
-    kept = confidence >= 0.99
-    return 0.99, {"coverage": float(kept.mean()), "accepted_accuracy": float("nan"), "met": 0.0}
-
-
 def fit_calibrated(
     texts: Sequence[str],
     labels: Sequence[str],
     options: TrainOptions,
     step: StepCallback,
-) -> tuple[TemperatureCalibrated, NDArray[np.float64], dict[str, Any]]:
-    """Grid-search C by cross-validation, fit the temperature out-of-fold, then fit on all.
+    groups: Sequence[str] | None = None,
+) -> tuple[TemperatureCalibrated, NDArray[np.float64], list[str], dict[str, Any]]:
+    """Select C and features by grouped cross-validation, calibrate out of group, fit on all.
 
-    Returns the calibrated model, its out-of-fold calibrated probabilities and the search log.
+    ``groups`` (each row's source) define the folds: whole sources are held out. Returns the
+    calibrated model, the out-of-group calibrated probabilities with their labels (rows of folds
+    that could not be scored are left out) and the selection log.
     """
-    cv = StratifiedKFold(n_splits=options.cv_folds, shuffle=True, random_state=options.seed)
-    search = GridSearchCV(
-        build_pipeline(),
-        {"clf__C": list(options.c_grid)},
-        scoring="f1_macro",
-        cv=cv,
-        refit=False,
-        n_jobs=2,
-    )
-    step("grid search")
-    search.fit(list(texts), list(labels))
-    best = clone(build_pipeline()).set_params(**search.best_params_)
-    step("out-of-fold calibration")
-    logits = cross_val_predict(
-        best, list(texts), list(labels), cv=cv, method="decision_function", n_jobs=2
-    )
+    folds, how = group_folds(labels, groups or [""] * len(labels), options.cv_folds, options.seed)
+    candidates = [Candidate(c, use_char) for use_char in options.char_grid for c in options.c_grid]
+    step("grouped cross-validation")
+    results = out_of_group(candidates, texts, labels, groups or [""] * len(labels), folds)
+    best = best_of(results)
+    step("out-of-group calibration")
     classes = np.array(sorted(set(labels)))
-    y_index = np.searchsorted(classes, np.asarray(labels))
-    beta = fit_temperature(np.asarray(logits, dtype=np.float64), y_index)
-    oof_proba = np.asarray(softmax(beta * np.asarray(logits), axis=1), dtype=np.float64)
+    covered = best.covered
+    kept_labels = [label for label, keep in zip(labels, covered, strict=True) if keep]
+    y_index = np.searchsorted(classes, np.asarray(kept_labels))
+    logits, oov = best.logits[covered], best.oov[covered]
+    beta, gamma = fit_temperature(logits, y_index, oov if options.oov_term else None)
+    scale = calibrated_scale(beta, gamma, oov)
+    oof_proba = np.asarray(softmax(scale[:, None] * logits, axis=1), dtype=np.float64)
     step("final fit")
-    model = TemperatureCalibrated(best, beta=beta).fit(list(texts), list(labels))
+    model = TemperatureCalibrated(best.candidate.pipeline(), beta=beta, oov_gamma=gamma)
+    model.fit(list(texts), list(labels))
     log = {
-        "best_params": {k: float(v) for k, v in search.best_params_.items()},
-        "cv_macro_f1": {
-            str(params["clf__C"]): float(score)
-            for params, score in zip(
-                search.cv_results_["params"], search.cv_results_["mean_test_score"], strict=True
-            )
-        },
+        "selection": how,
+        "selection_score": "mean over held-out sources of macro-F1 (argmax)",
+        "best_params": {"C": best.candidate.C, "use_char": best.candidate.use_char},
+        "cv_macro_f1": {r.candidate.label(): round(r.score, 4) for r in results},
+        "cv_macro_f1_by_source": {k: round(v, 4) for k, v in best.group_f1.items()},
         "temperature_beta": beta,
+        "oov_gamma": gamma,
+        "oov_share_out_of_group": {
+            "median": float(np.median(oov)) if len(oov) else float("nan"),
+            "p90": float(np.percentile(oov, 90)) if len(oov) else float("nan"),
+        },
     }
-    return model, oof_proba, log
+    return model, oof_proba, kept_labels, log
 
 
 def train_model(
@@ -232,12 +197,14 @@ def train_model(
         raise DataError(f"default tier {options.default_tier!r} has no training rows")
     texts = [r.text for r in train_rows]
     labels = [r.tier for r in train_rows]
-    model, oof_proba, search_log = fit_calibrated(texts, labels, options, step)
+    model, oof_proba, oof_labels, search_log = fit_calibrated(
+        texts, labels, options, step, groups=[r.source for r in train_rows]
+    )
     cost_matrix = decision_cost_matrix(tiers, options)
     base_policy = DecisionPolicy(tuple(tiers), 0.0, options.default_tier, cost_matrix)
     step("threshold")
     threshold, threshold_info = choose_threshold(
-        oof_proba, labels, base_policy, options.target_accuracy
+        oof_proba, oof_labels, base_policy, options.target_accuracy, options.max_under_routing
     )
     policy = DecisionPolicy(
         base_policy.tiers, threshold, base_policy.default_tier, base_policy.cost_matrix
@@ -266,8 +233,14 @@ def train_model(
         threshold_target=threshold_info,
         hyperparameters={
             **search_log,
-            "features": "tf-idf of word unigrams and bigrams of the first 16 tokens (+ length and line-count tokens) and char_wb 4-grams (first 32 chars) of diacritic-folded text (head 120 + tail 60 chars), min_df 0.05 %",
-            "classifier": "LogisticRegression(class_weight=balanced) + temperature scaling",
+            "features": "tf-idf of word unigrams and bigrams of the first 16 tokens (+ length and line-count tokens)"
+            + (
+                " and char_wb 4-grams (first 32 chars)"
+                if search_log["best_params"]["use_char"]
+                else ""
+            )
+            + " of diacritic-folded text (head 120 + tail 60 chars), min_df 0.05 %",
+            "classifier": "LogisticRegression(class_weight=balanced) + temperature scaling with an unseen-feature term: scale = beta * exp(-oov_gamma * unseen share)",
             "cv_folds": options.cv_folds,
             "seed": options.seed,
             "under_routing_weight": options.under_routing_weight,
