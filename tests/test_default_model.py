@@ -47,7 +47,8 @@ def test_default_model_card_and_quality_on_unseen_sources(default_model: Path) -
     card = model.card
     assert card.cost_matrix is not None and card.threshold_target["met"] == 1.0
     # Chosen on whole sources held out: the fallback fires where the model is unsure.
-    assert card.hyperparameters["selection"].startswith("leave-one-source-out")
+    # (leave-one-source-out up to six sources, GroupKFold over whole sources beyond)
+    assert card.hyperparameters["selection"].startswith(("leave-one-source-out", "GroupKFold("))
     assert 0.0 < card.threshold < 1.0 and card.threshold_target["coverage"] < 1.0
     assert card.hyperparameters["oov_gamma"] >= 0.0
     assert card.metrics["model"]["macro_f1"] > card.metrics["heuristic"]["macro_f1"] + 0.3

@@ -37,6 +37,7 @@ from tierroute.cli_support import (
 )
 from tierroute.data.pool import DEFAULT_PUBLIC_LIMIT
 from tierroute.data.schema import LabeledRow
+from tierroute.exit_codes import ExitCode
 from tierroute.output_files import overwritten_input
 from tierroute.tiers import COMPLEX_REASONING
 
@@ -474,9 +475,6 @@ def data_validate(
     console.print(table)
 
 
-NEAR_COPIES_EXIT_CODE = 6
-
-
 @data_app.command("check-overlap")
 @fail_on_errors
 def data_check_overlap(
@@ -536,7 +534,7 @@ def data_check_overlap(
         + (": " + ", ".join(f"{k} {v}" for k, v in sorted(by_reason.items())) if found else "")
     )
     if found:
-        raise typer.Exit(NEAR_COPIES_EXIT_CODE)
+        raise typer.Exit(ExitCode.NEAR_COPIES)
 
 
 @data_app.command("public-eval")

@@ -13,6 +13,7 @@ code      meaning
           versions, a model id outside the models root
 5         configuration problem: a bad config file or key, a config whose tiers do not cover the
           model's, an unsupported (mysql://) or unreachable request-log database
+6         ``data check-overlap`` found evaluation texts that are near-copies of training texts
 ========  =====================================================================================
 """
 
@@ -32,6 +33,7 @@ class ExitCode(IntEnum):
     DATA = 3
     MODEL = 4
     CONFIG = 5
+    NEAR_COPIES = 6
 
 
 # Most specific first: the first matching type decides.
