@@ -209,6 +209,38 @@ def _sample_key(row: LabeledRow) -> str:
     return hashlib.sha256(normalize_text(row.text).encode()).hexdigest()
 
 
+def unique_texts(
+    rows: list[LabeledRow], skipped: Counter[str], *, by_source: bool = False
+) -> list[LabeledRow]:
+    """Each normalized text once; duplicates and texts seen under two tiers are counted and dropped.
+
+    ``by_source`` names the row's source in each count (rows of several sets in one call).
+    """
+    by_key: dict[str, LabeledRow] = {}
+    seen: Counter[str] = Counter()
+    conflicted: set[str] = set()
+    for row in rows:
+        where = f" ({row.source})" if by_source else ""
+        if not row.text:
+            skipped["empty text" + where] += 1
+            continue
+        key = normalize_text(row.text)
+        seen[key] += 1
+        earlier = by_key.get(key)
+        if earlier is None:
+            by_key[key] = row
+        elif earlier.tier != row.tier:
+            conflicted.add(key)
+        else:
+            skipped["duplicate text" + where] += 1
+    for key in conflicted:
+        row = by_key.pop(key)
+        where = f" ({row.source})" if by_source else ""
+        # Every row with that text is dropped: no tier can be trusted for it.
+        skipped["same text with two tiers" + where] += seen[key]
+    return list(by_key.values())
+
+
 def import_dataset(name: str, path: Path, limit: int | None = None) -> ImportResult:
     """Rows of one public dataset, de-duplicated, optionally a deterministic sample per tier.
 
@@ -221,24 +253,7 @@ def import_dataset(name: str, path: Path, limit: int | None = None) -> ImportRes
     if not path.is_dir():
         raise DataError(f"{path}: not a directory")
     result = importer(path)
-    by_key: dict[str, LabeledRow] = {}
-    conflicted: set[str] = set()
-    for row in result.rows:
-        if not row.text:
-            result.skipped["empty text"] += 1
-            continue
-        key = normalize_text(row.text)
-        earlier = by_key.get(key)
-        if earlier is None:
-            by_key[key] = row
-        elif earlier.tier != row.tier:
-            conflicted.add(key)
-        else:
-            result.skipped["duplicate text"] += 1
-    for key in conflicted:
-        result.skipped["same text with two tiers"] += 2
-        del by_key[key]
-    rows = list(by_key.values())
+    rows = unique_texts(result.rows, result.skipped)
     if limit is not None:
         kept: list[LabeledRow] = []
         for tier in sorted({r.tier for r in rows}):

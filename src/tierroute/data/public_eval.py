@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tierroute.data.importers import IMPORTERS, ImportResult, import_clinc150
+from tierroute.data.importers import IMPORTERS, ImportResult, import_clinc150, unique_texts
 from tierroute.data.overlap import TextRef, find_near_copies
 from tierroute.data.schema import LabeledRow, normalize_text
 from tierroute.exceptions import DataError
@@ -41,23 +41,6 @@ def _hash_order(row: LabeledRow) -> str:
     return hashlib.sha256(normalize_text(row.text).encode()).hexdigest()
 
 
-def _unique_within(rows: list[LabeledRow], skipped: Counter[str]) -> list[LabeledRow]:
-    by_key: dict[str, LabeledRow] = {}
-    conflicted: set[str] = set()
-    for row in rows:
-        key = normalize_text(row.text)
-        earlier = by_key.get(key)
-        if earlier is None:
-            by_key[key] = row
-        elif earlier.tier != row.tier:
-            conflicted.add(key)
-        else:
-            skipped[f"duplicate text ({row.source})"] += 1
-    for key in conflicted:
-        skipped[f"same text with two tiers ({by_key.pop(key).source})"] += 1
-    return list(by_key.values())
-
-
 def build_public_eval(
     datasets_dir: Path,
     per_source: int | None = None,
@@ -71,7 +54,7 @@ def build_public_eval(
     for name, importer in PUBLIC_EVAL_SETS:
         imported = importer(datasets_dir / name)
         result.skipped.update({f"{k} ({name})": v for k, v in imported.skipped.items()})
-        fresh = sorted(_unique_within(imported.rows, result.skipped), key=_hash_order)
+        fresh = sorted(unique_texts(imported.rows, result.skipped, by_source=True), key=_hash_order)
         copies = find_near_copies(
             [TextRef(r.file, r.line, r.text) for r in result.rows],
             [TextRef(r.file, r.line, r.text) for r in fresh],
