@@ -15,6 +15,7 @@ import typer
 from rich.table import Table
 
 from tierroute import __version__
+from tierroute.cli_loop_options import ConfigOpt
 from tierroute.cli_options import (
     ABOVE_ZERO_FRACTION,
     AT_LEAST_ONE,
@@ -103,13 +104,6 @@ SkipOpt = Annotated[
 ModelOpt = Annotated[
     Path | None,
     typer.Option("--model", help="Model directory or models root (default: champion)."),
-]
-ConfigOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config",
-        help="Gateway TOML (default: $TIERROUTE_CONFIG, else ./tierroute.toml, else built-in).",
-    ),
 ]
 
 

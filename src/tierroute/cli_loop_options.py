@@ -26,8 +26,7 @@ ConfigOpt = Annotated[
     Path | None,
     typer.Option(
         "--config",
-        help="Gateway TOML whose log.url to use (default: $TIERROUTE_CONFIG, else "
-        "./tierroute.toml, else built-in).",
+        help="Gateway TOML (default: $TIERROUTE_CONFIG, else ./tierroute.toml, else built-in).",
     ),
 ]
 ModelsOpt = Annotated[
