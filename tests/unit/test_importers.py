@@ -73,6 +73,29 @@ def test_dolly_tier_rule() -> None:
     assert dolly_tier("Which is better for a beginner, guitar or piano and why?") == "moderate_conv"
 
 
+@pytest.mark.parametrize(
+    ("question", "tier"),
+    [
+        # "what" + a noun + a fact verb asks for one fact
+        ("What painter was born in the village of Harlowmere?", "simple_faq"),
+        ("What board game did the Velstad brothers invent?", "simple_faq"),
+        ("In chess, what piece moves only diagonally?", "simple_faq"),
+        # a statement to complete is a factoid without a question mark
+        ("The tallest tower of Orvania was designed by", "simple_faq"),
+        ("The Quillon Prize 2019 was given to whom?", "simple_faq"),
+        # "best known for" names a fact; "best" alone asks for an opinion
+        ("Which town is best known for its lantern festival?", "simple_faq"),
+        ("Which town has the best lantern festival?", "moderate_conv"),
+        # open lists, needs and effectiveness stay open questions
+        ("Name a few well-known glass artists and their styles.", "moderate_conv"),
+        ("What gear do you need for winter camping?", "moderate_conv"),
+        ("What did the Romans believe about dreams and why?", "moderate_conv"),
+    ],
+)
+def test_dolly_tier_shapes_of_one_fact(question: str, tier: str) -> None:
+    assert dolly_tier(question) == tier
+
+
 def test_limit_is_deterministic_per_tier(tmp_path: Path) -> None:
     folder = tmp_path / "gsm"
     folder.mkdir()

@@ -159,24 +159,43 @@ _FACTOID_START = re.compile(
     r"(is|are|was|were|did|does|has|have) )",
     re.IGNORECASE,
 )
-_FACTOID_ANYWHERE = re.compile(r"\b(which|who|when|where|in what year)\b|\bmean\??$", re.IGNORECASE)
-# Words that make a question open-ended: an explanation, advice, a list or an opinion.
-_OPEN_WORDS = re.compile(
-    r"\b(why|explain|describe|tell me|how (do|does|did|can|could|should|would|to|is|are)|"
-    r"opinion|think|feel|best|better|worst|should|tips|advice|recommend|suggest|ideas|ways|"
-    r"difference|differences|compare|versus|vs|pros|cons|benefits|advantages|disadvantages|"
-    r"some|examples|list|important|good|bad|ethical|meaning of|history of|know about|"
-    r"like to|summar|write|imagine)\b|\babout\W*$",
+_FACTOID_ANYWHERE = re.compile(
+    r"\b(which|who|whom|when|where|in what year)\b|\bmean\??$", re.IGNORECASE
+)
+# "What film won ...", "What singer was born ...": "what" + a noun (not a verb) + a fact verb.
+_WHAT_NOUN = re.compile(
+    r"^(in [^,?]{1,40},? )?what (?!(is|are|was|were|do|does|did|can|could|should|would|will|"
+    r"happens?|happened|makes?|made|causes?|caused|if|about|things?)\b)[\w'-]+( [\w'-]+){0,2} "
+    r"(is|are|was|were|did|does|do|has|had|won|wins|built|invented|wrote|created|founded|"
+    r"played|plays|became|hosted|starred|stands?|moves?|means?|uses?|lives?|belongs?|holds?|leads?)\b",
     re.IGNORECASE,
 )
-DOLLY_FACTOID_MAX_CHARS = 80
+# A statement to complete: "The capital of Peru is", "Tomb of Sand was translated ... by".
+_FILL_IN = re.compile(r"^[^?]*\b(is|was|were|are|by|in|at|of|on|to|from|as|called)\s*[.:_-]*$")
+# Words that make a question open-ended: an explanation, advice, a list or an opinion
+# ("best known for" and "best picture" name a fact, not an opinion).
+_OPEN_WORDS = re.compile(
+    r"\b(why|explain|describe|tell me|how (do|does|did|can|could|should|would|to|is|are)|"
+    r"opinion|think|feel|best(?! (known|picture|actor|actress|director|selling))|better|worst|"
+    r"should|tips|advice|recommend|suggest|ideas|ways|"
+    r"difference|differences|compare|versus|vs|pros|cons|benefits|advantages|disadvantages|"
+    r"some|examples|list|important|good|bad|ethical|meaning of|history of|know about|"
+    r"like to|summar|write|imagine|a few|several|effective|popular|need)\b|\babout\W*$",
+    re.IGNORECASE,
+)
+DOLLY_FACTOID_MAX_CHARS = 100
 
 
 def dolly_tier(question: str) -> str:
     """simple_faq for a short single-fact question, else moderate_conv."""
     short = len(question) <= DOLLY_FACTOID_MAX_CHARS and question.count("?") <= 1
     question = question.strip()
-    factoid = _FACTOID_START.search(question) or _FACTOID_ANYWHERE.search(question)
+    factoid = (
+        _FACTOID_START.search(question)
+        or _FACTOID_ANYWHERE.search(question)
+        or _WHAT_NOUN.search(question)
+        or _FILL_IN.search(question)
+    )
     if short and factoid and not _OPEN_WORDS.search(question):
         return SIMPLE_FAQ
     return MODERATE_CONV
