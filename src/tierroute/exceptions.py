@@ -30,9 +30,9 @@ The tree::
         ├── LogUnavailable          503: the request log cannot be read or written right now
         └── ReloadFailed            500: a model reload failed; the service keeps the old model
 
-The statuses above are what the HTTP edge answers: the exceptions carry none. The CLI maps these
-to exit codes (cli_support.EXIT_CODES), the service to HTTP status codes and headers
-(service.errors.http_status), each in one place.
+The statuses above are what the HTTP edge answers: the exceptions carry none, nor the OpenAI error
+JSON's type and code. The CLI maps these to exit codes (exit_codes.exit_code_for), the service to
+HTTP status, error type, code and headers (service.errors.HTTP_ERRORS), each in one place.
 """
 
 from __future__ import annotations
@@ -100,14 +100,11 @@ class VersionMismatch(ModelError):
 class GatewayError(TierrouteError):
     """Base for errors while serving or dispatching requests (see tierroute.gateway).
 
-    ``error_type``, ``code`` and ``param`` fill the OpenAI error JSON
-    (``{"error": {"message", "type", "param", "code"}}``); ``attempts`` lists the upstream tries
-    made before the error (``tierroute.gateway.dispatch.Attempt``), for the request log.
+    ``param`` names the request field at fault, if any; ``attempts`` lists the upstream tries
+    made before the error (``tierroute.gateway.attempt.Attempt``), for the request log. The
+    OpenAI error JSON's ``type`` and ``code`` are the HTTP edge's (``service.errors``).
     Messages never contain provider keys.
     """
-
-    error_type: str = "api_error"
-    code: str | None = "gateway_error"
 
     def __init__(
         self, message: str, *, attempts: Sequence[Attempt] = (), param: str | None = None
@@ -121,40 +118,25 @@ class GatewayError(TierrouteError):
 class InvalidRequest(GatewayError):
     """The client's request cannot be served as sent (400)."""
 
-    error_type = "invalid_request_error"
-    code = "invalid_request"
-
 
 class SchemaViolation(InvalidRequest):
     """Well-formed JSON whose fields have the wrong type or shape (422); ``param`` names the field."""
-
-    code = "invalid_schema"
 
 
 class RequestNotFound(InvalidRequest):
     """A request id that is not in the request log (404), e.g. in feedback."""
 
-    code = "request_not_found"
-
 
 class AuthenticationFailed(GatewayError):
     """Missing or wrong gateway API key (401)."""
-
-    error_type = "authentication_error"
-    code = "invalid_api_key"
 
 
 class PermissionDenied(GatewayError):
     """A key that may not use this endpoint, e.g. a gateway key on an admin endpoint (403)."""
 
-    error_type = "permission_error"
-    code = "permission_denied"
-
 
 class LogUnavailable(GatewayError):
     """The request-log database is unreachable (503); the message names no SQL or values."""
-
-    code = "log_unavailable"
 
     def __init__(self, cause: BaseException | None = None) -> None:
         detail = f" ({type(cause).__name__})" if cause is not None else ""
@@ -163,9 +145,6 @@ class LogUnavailable(GatewayError):
 
 class UnknownModel(GatewayError):
     """A model name that is not configured (404); the message lists the valid ones."""
-
-    error_type = "invalid_request_error"
-    code = "model_not_found"
 
     def __init__(
         self, model: str, valid: Sequence[str], *, attempts: Sequence[Attempt] = ()
@@ -182,20 +161,14 @@ class UnknownModel(GatewayError):
 class RequestTooLarge(GatewayError):
     """Request body over the configured size limit (413)."""
 
-    error_type = "invalid_request_error"
-    code = "request_too_large"
-
 
 class UpstreamRejected(GatewayError):
-    """A provider's 4xx, returned with the provider's ``code`` and ``param``.
+    """A provider's 4xx, kept with the provider's status, message, ``code`` and ``param``.
 
-    401/403 (key rejected) and 402 (no credit) are the gateway's problem, not the client's, so
-    the HTTP edge answers them with 502. Other statuses are kept (404: the provider does not know the model;
-    400: the request, e.g. ``context_length_exceeded``).
+    401/403 (key rejected) and 402 (no credit) are the gateway's problem, not the client's (the
+    HTTP edge answers them with 502). Other statuses are the client's own request (404: the
+    provider does not know the model; 400: e.g. ``context_length_exceeded``).
     """
-
-    error_type = "invalid_request_error"
-    code = "upstream_rejected"
 
     def __init__(
         self,
@@ -212,18 +185,12 @@ class UpstreamRejected(GatewayError):
         self.provider_message = message
         self.provider_code = code
         if status in (401, 403):
-            self.error_type = "api_error"
-            self.code = "provider_key_rejected"
             text = f"the provider key for provider {provider!r} was rejected (HTTP {status})"
         elif status == 402:
-            self.error_type = "api_error"
-            self.code = code or "provider_out_of_credit"
             text = f"provider {provider!r} refused for lack of credit (HTTP 402)"
         elif status == 404:
-            self.code = code or "model_not_found"
             text = f"provider {provider!r} does not know the model (HTTP 404)"
         else:
-            self.code = code or self.code
             text = f"provider {provider!r} rejected the request (HTTP {status})"
         super().__init__(f"{text}: {message}" if message else text, attempts=attempts, param=param)
 
@@ -233,9 +200,6 @@ class ProviderKeyMissing(GatewayError):
 
     The message names the providers; the variables are named in the server's log only.
     """
-
-    error_type = "api_error"
-    code = "provider_key_missing"
 
     def __init__(
         self,
@@ -259,9 +223,6 @@ class ChainRateLimited(GatewayError):
     ``retry_after`` (whole seconds, at least 1) goes out as the Retry-After header.
     """
 
-    error_type = "rate_limit_error"
-    code = "rate_limit_exceeded"
-
     def __init__(self, attempts: Sequence[Attempt], retry_after: float) -> None:
         self.retry_after = max(1, math.ceil(retry_after))  # whole seconds, for Retry-After
         tried = "; ".join(f"{a.model}: {a.outcome}" for a in attempts)
@@ -275,9 +236,6 @@ class ChainRateLimited(GatewayError):
 class DeadlineExceeded(GatewayError):
     """The request's deadline passed before any model answered (504)."""
 
-    error_type = "api_error"
-    code = "deadline_exceeded"
-
     def __init__(self, deadline: float, attempts: Sequence[Attempt]) -> None:
         self.deadline = deadline
         super().__init__(
@@ -288,9 +246,6 @@ class DeadlineExceeded(GatewayError):
 class ChainExhausted(GatewayError):
     """Every model of the chain failed (503); the message lists each model's outcome."""
 
-    error_type = "api_error"
-    code = "upstream_unavailable"
-
     def __init__(self, attempts: Sequence[Attempt]) -> None:
         tried = "; ".join(f"{a.model}: {a.outcome} ({a.detail})" for a in attempts)
         super().__init__(f"no upstream model could answer; tried {tried}", attempts=attempts)
@@ -298,6 +253,3 @@ class ChainExhausted(GatewayError):
 
 class ReloadFailed(GatewayError):
     """Loading the new champion (or challenger) failed; the old one keeps serving (500)."""
-
-    error_type = "api_error"
-    code = "reload_failed"

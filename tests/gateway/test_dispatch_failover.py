@@ -20,7 +20,7 @@ from tierroute.exceptions import (
 )
 from tierroute.gateway.attempt import Attempt
 from tierroute.gateway.backoff import Backoff
-from tierroute.service.errors import http_headers, http_status
+from tierroute.service.errors import http_error, http_headers, http_status
 
 
 def outcomes(attempts: list[Attempt]) -> list[tuple[str, str]]:
@@ -244,7 +244,7 @@ async def test_rejected_provider_key_is_explained_without_the_key(
         await h.dispatcher.complete(BODY, ["fake:a"])
     error = info.value
     assert http_status(error) == 502  # our provider key, not the client's gateway key
-    assert error.code == "provider_key_rejected"
+    assert http_error(error).code == "provider_key_rejected"
     assert "the provider key for provider 'fake' was rejected" in error.message
     assert "Incorrect API key provided" in error.message
     everything = str(error) + repr(error.attempts) + error.provider_message

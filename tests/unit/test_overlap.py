@@ -2,13 +2,8 @@
 
 import pytest
 
-from tierroute.data.overlap import (
-    OverlapRules,
-    TextRef,
-    find_near_copies,
-    number_sequence,
-    overlap_key,
-)
+from tierroute.data.overlap import TextRef, find_near_copies
+from tierroute.data.overlap_rules import OverlapRules, number_sequence, overlap_key
 
 # (training text, evaluation text, expected reason or None). Written for this test.
 CASES = [

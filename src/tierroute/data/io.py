@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tierroute.data.first_labels import FirstLabels
 from tierroute.data.schema import LabeledRow, check_fields, guess_lang, normalize_text
 from tierroute.exceptions import DataError, RowIssue, ValidationFailed
 from tierroute.output_files import atomic_text_writer
@@ -88,8 +89,7 @@ def read_labeled(
     """
     files = expand_paths(paths)
     result = LoadResult(rows=[], files=files)
-    first_seen: dict[str, LabeledRow] = {}
-    conflicted: set[str] = set()
+    seen: FirstLabels[LabeledRow] = FirstLabels()
     for path in files:
         for line, record, error in read_records(path):
             if record is None:
@@ -109,14 +109,8 @@ def read_labeled(
                 file=str(path),
                 line=line,
             )
-            key = normalize_text(text)
-            earlier = first_seen.get(key)
-            if earlier is None:
-                first_seen[key] = row
-            elif earlier.tier == row.tier:
-                result.duplicates += 1
-            else:
-                conflicted.add(key)
+            earlier = seen.add(normalize_text(text), row.tier, row)
+            if earlier is not None:
                 result.issues.append(
                     RowIssue(
                         str(path),
@@ -126,7 +120,8 @@ def read_labeled(
                         f"{earlier.file}:{earlier.line}",
                     )
                 )
-    result.rows = [row for key, row in first_seen.items() if key not in conflicted]
+    result.rows = seen.kept()
+    result.duplicates = seen.duplicates
     if result.issues and not skip_invalid:
         raise ValidationFailed(result.issues)
     return result

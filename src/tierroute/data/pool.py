@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tierroute.data.first_labels import FirstLabels
 from tierroute.data.importers import IMPORTERS, import_dataset
 from tierroute.data.io import read_labeled
 from tierroute.data.schema import LabeledRow, normalize_text
@@ -82,8 +83,7 @@ def merge_pool(project: Sequence[LabeledRow], public: Sequence[LabeledRow]) -> P
     """Project rows, then the public rows no project row or other public set contradicts."""
     pool = Pool(rows=list(project))
     project_by_key = {normalize_text(r.text): r for r in project}
-    public_by_key: dict[str, LabeledRow] = {}
-    contested: dict[str, LabeledRow] = {}
+    public_seen: FirstLabels[LabeledRow] = FirstLabels()
     for row in public:
         key = normalize_text(row.text)
         owner = project_by_key.get(key)
@@ -95,21 +95,16 @@ def merge_pool(project: Sequence[LabeledRow], public: Sequence[LabeledRow]) -> P
                     Conflict(row.text, owner.tier, owner.source, row.tier, row.source)
                 )
             continue
-        if key in contested:
-            if contested[key].tier != row.tier:
-                pool.conflicts.append(Conflict(row.text, None, None, row.tier, row.source))
-            else:
-                pool.duplicates += 1
-            continue
-        earlier = public_by_key.get(key)
-        if earlier is None:
-            public_by_key[key] = row
-        elif earlier.tier == row.tier:
-            pool.duplicates += 1
-        else:
-            contested[key] = public_by_key.pop(key)
-            pool.conflicts.append(Conflict(earlier.text, None, None, earlier.tier, earlier.source))
+        first_conflict = key not in public_seen.conflicted
+        earlier = public_seen.add(key, row.tier, row)
+        if earlier is not None:
+            if first_conflict:  # both sides are left out: the first one is reported too
+                pool.conflicts.append(
+                    Conflict(earlier.text, None, None, earlier.tier, earlier.source)
+                )
             pool.conflicts.append(Conflict(row.text, None, None, row.tier, row.source))
-    pool.rows += public_by_key.values()
-    pool.public_rows = len(public_by_key)
+    kept = public_seen.kept()
+    pool.rows += kept
+    pool.public_rows = len(kept)
+    pool.duplicates += public_seen.duplicates
     return pool

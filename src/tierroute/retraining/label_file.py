@@ -19,6 +19,8 @@ from typing import Any
 
 from sqlalchemy import Engine
 
+from tierroute.data.first_labels import FirstLabels
+
 # The labeled-data reader's JSONL parser: one place decides what a bad JSON line is.
 from tierroute.data.io import csv_reader, read_records
 from tierroute.data.schema import normalize_text
@@ -103,9 +105,7 @@ def _problems(record: dict[str, Any], tiers: Collection[str]) -> list[tuple[str,
 def read_label_file(path: Path, tiers: Collection[str]) -> LabelFile:
     """Parse and validate a label file (no database access); conflicts within it are issues."""
     out = LabelFile()
-    seen: dict[str, tuple[str, int]] = {}
-    conflicted: set[str] = set()
-    keyed: list[tuple[str, FeedbackRecord, int]] = []
+    seen: FirstLabels[tuple[FeedbackRecord, int]] = FirstLabels()
     now = utcnow()
     for line, record, error in _records(path):
         if record is None:
@@ -122,39 +122,24 @@ def read_label_file(path: Path, tiers: Collection[str]) -> LabelFile:
         text = redact(str(record["text"]).strip()) if record.get("text") is not None else None
         key = f"id:{request_id}" if request_id is not None else f"text:{normalize_text(text or '')}"
         tier = str(record["tier"])
-        earlier = seen.get(key)
-        if earlier is not None:
-            if earlier[0] == tier:
-                out.duplicates += 1
-            else:
-                conflicted.add(key)
-                out.issues.append(
-                    RowIssue(
-                        str(path),
-                        line,
-                        "tier",
-                        f"labeled {tier!r} here but {earlier[0]!r} at line {earlier[1]}",
-                    )
-                )
-            continue
-        seen[key] = (tier, line)
-        keyed.append(
-            (
-                key,
-                FeedbackRecord(
-                    tier=tier,
-                    request_id=request_id,
-                    text=text,
-                    source=IMPORT_SOURCE,
-                    created_at=now,
-                ),
-                line,
-            )
+        label = FeedbackRecord(
+            tier=tier, request_id=request_id, text=text, source=IMPORT_SOURCE, created_at=now
         )
-    for key, label, line in keyed:
-        if key not in conflicted:
-            out.records.append(label)
-            out.lines.append(line)
+        earlier = seen.add(key, tier, (label, line))
+        if earlier is not None:
+            first, first_line = earlier
+            out.issues.append(
+                RowIssue(
+                    str(path),
+                    line,
+                    "tier",
+                    f"labeled {tier!r} here but {first.tier!r} at line {first_line}",
+                )
+            )
+    for label, line in seen.kept():
+        out.records.append(label)
+        out.lines.append(line)
+    out.duplicates = seen.duplicates
     return out
 
 

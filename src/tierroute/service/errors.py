@@ -1,10 +1,10 @@
 """Our exceptions to OpenAI-style error JSON and HTTP status, in one place.
 
 Every error the service returns has the shape ``{"error": {"message", "type", "param",
-"code"}}``. ``GatewayError`` subclasses carry their type and code; their HTTP status is mapped
-here (``HTTP_STATUS``, ``http_status``), as the CLI maps exit codes; FastAPI's validation
-errors become 422 (400 when the body is not JSON at all); Starlette's 404/405 keep their status;
-anything unexpected is a 500 whose message reveals nothing internal.
+"code"}}``. A ``GatewayError``'s HTTP status, type and code are mapped here (``HTTP_ERRORS``,
+``http_error``), as the CLI maps exit codes; FastAPI's validation errors become 422 (400 when
+the body is not JSON at all); Starlette's 404/405 keep their status; anything unexpected is a
+500 whose message reveals nothing internal.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Mapping
+from dataclasses import dataclass
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -43,36 +44,65 @@ logger = logging.getLogger(__name__)
 
 REQUEST_ID_HEADER = "x-request-id"
 
-# The HTTP status of each of our errors; a subclass not listed answers its nearest parent's.
-HTTP_STATUS: dict[type[GatewayError], int] = {
-    GatewayError: 500,
-    InvalidRequest: 400,
-    SchemaViolation: 422,
-    RequestNotFound: 404,
-    AuthenticationFailed: 401,
-    PermissionDenied: 403,
-    UnknownModel: 404,
-    RequestTooLarge: 413,
-    ProviderKeyMissing: 503,
-    ChainRateLimited: 429,
-    DeadlineExceeded: 504,
-    ChainExhausted: 503,
-    LogUnavailable: 503,
-    ReloadFailed: 500,
+
+@dataclass(frozen=True, slots=True)
+class HttpError:
+    """How the service answers one of our errors: HTTP status, OpenAI error type and code."""
+
+    status: int
+    type: str
+    code: str | None
+
+
+_API = "api_error"
+_INVALID = "invalid_request_error"
+
+# The answer to each of our errors; a subclass not listed answers as its nearest parent.
+HTTP_ERRORS: dict[type[GatewayError], HttpError] = {
+    GatewayError: HttpError(500, _API, "gateway_error"),
+    InvalidRequest: HttpError(400, _INVALID, "invalid_request"),
+    SchemaViolation: HttpError(422, _INVALID, "invalid_schema"),
+    RequestNotFound: HttpError(404, _INVALID, "request_not_found"),
+    AuthenticationFailed: HttpError(401, "authentication_error", "invalid_api_key"),
+    PermissionDenied: HttpError(403, "permission_error", "permission_denied"),
+    UnknownModel: HttpError(404, _INVALID, "model_not_found"),
+    RequestTooLarge: HttpError(413, _INVALID, "request_too_large"),
+    ProviderKeyMissing: HttpError(503, _API, "provider_key_missing"),
+    ChainRateLimited: HttpError(429, "rate_limit_error", "rate_limit_exceeded"),
+    DeadlineExceeded: HttpError(504, _API, "deadline_exceeded"),
+    ChainExhausted: HttpError(503, _API, "upstream_unavailable"),
+    LogUnavailable: HttpError(503, _API, "log_unavailable"),
+    ReloadFailed: HttpError(500, _API, "reload_failed"),
 }
-# A provider refusing our key (401/403) or our credit (402) is the gateway's failure, not the
-# client's: a bad gateway. Other provider 4xx keep their status (the client's own request).
-_OURS_UPSTREAM = (401, 402, 403)
+
+
+def _upstream_rejection(exc: UpstreamRejected) -> HttpError:
+    # A provider refusing our key (401/403) or our credit (402) is the gateway's failure, not
+    # the client's: a bad gateway. Other provider 4xx keep their status and the provider's code
+    # (the client's own request).
+    status, code = exc.upstream_status, exc.provider_code
+    if status in (401, 403):
+        return HttpError(502, _API, "provider_key_rejected")
+    if status == 402:
+        return HttpError(502, _API, code or "provider_out_of_credit")
+    if status == 404:
+        return HttpError(404, _INVALID, code or "model_not_found")
+    return HttpError(status, _INVALID, code or "upstream_rejected")
+
+
+def http_error(exc: GatewayError) -> HttpError:
+    """The HTTP status, error type and code the service answers ``exc`` with."""
+    if isinstance(exc, UpstreamRejected):
+        return _upstream_rejection(exc)
+    for cls in type(exc).__mro__:
+        if cls in HTTP_ERRORS:
+            return HTTP_ERRORS[cls]
+    return HTTP_ERRORS[GatewayError]
 
 
 def http_status(exc: GatewayError) -> int:
     """The HTTP status the service answers ``exc`` with."""
-    if isinstance(exc, UpstreamRejected):
-        return 502 if exc.upstream_status in _OURS_UPSTREAM else exc.upstream_status
-    for cls in type(exc).__mro__:
-        if cls in HTTP_STATUS:
-            return HTTP_STATUS[cls]
-    return 500
+    return http_error(exc).status
 
 
 def http_headers(exc: GatewayError) -> dict[str, str]:
@@ -113,13 +143,9 @@ def gateway_error_response(exc: GatewayError, headers: Mapping[str, str] | None 
     extra = http_headers(exc)
     if extra:
         headers = {**(headers or {}), **extra}
+    answer = http_error(exc)
     return error_response(
-        http_status(exc),
-        exc.message,
-        exc.error_type,
-        param=exc.param,
-        code=exc.code,
-        headers=headers,
+        answer.status, exc.message, answer.type, param=exc.param, code=answer.code, headers=headers
     )
 
 

@@ -1,9 +1,10 @@
 """The request log: one row per accepted request, feedback labels, the cost summary.
 
 SQLAlchemy Core on a SQLite file by default or PostgreSQL by URL. ``LogWriter`` (writer.py) is
-the only code that writes on the request path: rows are cleaned (sanitize), stored in batches
-that fall back to row by row (persist), kept in a durable spool while the database is away and
-replayed later (spool, replay), or set aside in a dead-letter file (keep). ``queries`` only
+the only code that writes on the request path: it queues rows for a thread that stores them
+through ``durable``, where rows are cleaned (sanitize), stored in batches that fall back to row
+by row (persist), kept in a durable spool while the database is away and replayed later (spool,
+replay), or set aside in a dead-letter file (keep). ``queries`` only
 reads, scoped to one gateway key (``Owner``); ``keys`` hashes keys with the log secret;
 ``migrate`` adds the columns an older log lacks at start-up.
 """

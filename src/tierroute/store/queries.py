@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any, Final
 
-from sqlalchemy import ColumnElement, Engine, case, func, select
+from sqlalchemy import ColumnElement, Engine, Select, case, func, select
 
 from tierroute.store.records import utcnow
 from tierroute.store.schema import feedback, requests
@@ -79,20 +79,19 @@ def cost_summary(
         requests.c.created_at <= end,
         *_owned_by(owner),
     )
+
+    def costliest_first(key: ColumnElement[Any]) -> Select[Any]:
+        return (
+            select(key, *columns)
+            .where(*where)
+            .group_by(key)
+            .order_by(func.sum(requests.c.cost_usd).desc(), key)
+        )
+
     with engine.connect() as conn:
         total = conn.execute(select(*columns).where(*where)).one()
-        by_model = conn.execute(
-            select(requests.c.model, *columns)
-            .where(*where)
-            .group_by(requests.c.model)
-            .order_by(func.sum(requests.c.cost_usd).desc(), requests.c.model)
-        ).all()
-        by_tier = conn.execute(
-            select(requests.c.tier, *columns)
-            .where(*where)
-            .group_by(requests.c.tier)
-            .order_by(func.sum(requests.c.cost_usd).desc(), requests.c.tier)
-        ).all()
+        by_model = conn.execute(costliest_first(requests.c.model)).all()
+        by_tier = conn.execute(costliest_first(requests.c.tier)).all()
     totals = _group([total], "requests")[0]
     totals.pop("requests")
     return {
