@@ -44,8 +44,8 @@ def train(
     max_under_routing: Annotated[
         float,
         typer.Option(
-            help="Pick the lowest threshold keeping out-of-group under-routing (fallbacks "
-            "included) within this share; 0: where routing cost is least instead."
+            help="Pick the least-cost threshold among those keeping out-of-group "
+            "under-routing (fallbacks included) within this share; 0: least cost alone."
         ),
     ] = 0.03,
     default_tier: Annotated[

@@ -45,7 +45,7 @@ def test_accuracy_target_rule() -> None:
     assert threshold == 0.0 and info["coverage"] == 1.0
 
 
-def test_under_routing_bound_takes_the_lowest_threshold_meeting_it() -> None:
+def test_under_routing_bound_takes_the_cheapest_threshold_meeting_it() -> None:
     proba, y = data()
     to_complex = DecisionPolicy(TIERS, 0.0, "complex_reasoning")
     threshold, info = choose_threshold(proba, y, to_complex, max_under_routing=0.03)
@@ -57,3 +57,15 @@ def test_under_routing_bound_takes_the_lowest_threshold_meeting_it() -> None:
     # moderate_conv cannot serve them: unreachable, so the least-cost threshold, flagged.
     threshold, info = choose_threshold(proba, y, to_moderate, max_under_routing=0.03)
     assert info["met"] == 0.0 and info["coverage"] == 1.0 and info["under_routing"] == 0.2
+
+
+def test_under_routing_bound_met_without_fallback_still_falls_back_where_it_pays() -> None:
+    # 3 % under-routed at threshold 0 meets the 3 % bound; falling those rows back still costs
+    # less, so the threshold rises and the fallback fires (a 0.00 threshold never would).
+    proba = np.array([[0.02, 0.02, 0.02, 0.94]] * 97 + [[0.40, 0.25, 0.2, 0.15]] * 3)
+    y = ["simple_faq"] * 97 + ["complex_reasoning"] * 3
+    to_complex = DecisionPolicy(TIERS, 0.0, "complex_reasoning")
+    threshold, info = choose_threshold(proba, y, to_complex, max_under_routing=0.03)
+    assert 0.40 < threshold <= 0.94
+    assert info["coverage"] == 0.97 and info["under_routing"] == 0.0 and info["met"] == 1.0
+    assert info["rule"].startswith("least routing cost with under-routing <= 3.0%")

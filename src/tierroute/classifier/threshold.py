@@ -28,11 +28,13 @@ def choose_threshold(
     ``proba`` should be out-of-group probabilities (text unlike the training data), and the
     confidence compared is the chosen tier's probability, as in the decision. With
     ``target_accuracy``: the lowest threshold whose accepted decisions reach it (most coverage).
-    With ``max_under_routing`` (and no accuracy target): the lowest threshold (most coverage,
-    least money) at which the routed decisions, fallbacks included, under-route at most that
-    share; where no threshold reaches it, the least-cost one. Without either: the threshold at
-    which the routed decisions cost least under the policy's cost matrix (0/1 loss without
-    one). Falling back helps only if the default tier serves what the model is unsure about.
+    With ``max_under_routing`` (and no accuracy target): among the thresholds at which the routed
+    decisions, fallbacks included, under-route at most that share, the one at which they cost
+    least under the policy's cost matrix (ties: the lowest, most coverage); where none reaches
+    the bound, the least-cost one. The cost, not the coverage, decides: a decision falls back
+    where sending it to the default tier costs less than the misroutes at that confidence, so
+    the fallback fires even when the bound alone would be met without it. Without either: the
+    least-cost threshold (0/1 loss without a cost matrix). Falling back helps only if the default tier serves what the model is unsure about.
     The info gives coverage (share not falling back), accuracy of the accepted decisions and
     under-routing of all routed decisions.
     """
@@ -53,7 +55,7 @@ def choose_threshold(
         rule = f"accepted decisions >= {target_accuracy:.0%} accurate out of group"
     elif max_under_routing is not None:
         rule = (
-            f"most coverage with under-routing <= {max_under_routing:.1%} out of group "
+            f"least routing cost with under-routing <= {max_under_routing:.1%} out of group "
             "(else least routing cost)"
         )
     else:
@@ -72,16 +74,24 @@ def choose_threshold(
         }
 
     best: tuple[float, dict[str, Any]] | None = None
+    best_within: tuple[float, dict[str, Any]] | None = None
     for threshold in np.round(np.arange(0.0, 1.0, 0.01), 2):
         info = at(float(threshold))
         if target_accuracy is not None:
             if info["coverage"] > 0 and info["accepted_accuracy"] >= target_accuracy:
                 return float(threshold), {**info, "met": 1.0}
             continue
-        if max_under_routing is not None and info["under_routing"] <= max_under_routing + 1e-12:
-            return float(threshold), {**info, "met": 1.0}
         if best is None or info["routing_cost"] < best[1]["routing_cost"] - 1e-12:
             best = (float(threshold), {**info, "met": 1.0})
+        within = max_under_routing is not None and (
+            info["under_routing"] <= max_under_routing + 1e-12
+        )
+        if within and (
+            best_within is None or info["routing_cost"] < best_within[1]["routing_cost"] - 1e-12
+        ):
+            best_within = (float(threshold), {**info, "met": 1.0})
+    if best_within is not None:
+        return best_within
     if best is not None:
         # met 0: an under-routing bound no threshold reached (the least-cost one is used).
         return best[0], {**best[1], "met": 0.0 if max_under_routing is not None else 1.0}

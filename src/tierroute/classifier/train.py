@@ -59,7 +59,7 @@ class TrainOptions:
     char_grid: tuple[bool, ...] = (True, False)
     # Fit the out-of-vocabulary term of the temperature (False: a plain temperature).
     oov_term: bool = True
-    # The threshold: the lowest (most coverage, least money) keeping out-of-group under-routing,
+    # The threshold: the least routing cost among those keeping out-of-group under-routing,
     # fallbacks included, within max_under_routing (the product's quality bar, 3 %); with
     # target_accuracy, the lowest whose accepted decisions are that accurate; with neither, the
     # least routing cost under the decision's cost matrix, which with the cost matrix already
