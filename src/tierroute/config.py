@@ -26,6 +26,7 @@ from pydantic_settings import (
 )
 
 from tierroute.exceptions import ConfigError
+from tierroute.state.settings import StateConfig
 from tierroute.text_input import read_utf8
 
 
@@ -234,6 +235,7 @@ class GatewayConfig(BaseSettings):
     log: LogConfig = LogConfig()
     server: ServerConfig = ServerConfig()
     rollout: RolloutConfig = RolloutConfig()
+    state: StateConfig = StateConfig()  # shared serving state (tierroute.state.settings)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     admin_key: str | None = Field(default=None, repr=False)
     # Keys the hashes of user ids and gateway keys in the log (store.keys).
