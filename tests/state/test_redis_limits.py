@@ -98,9 +98,24 @@ async def test_tokens_settle_to_usage_and_failed_attempts_give_them_back(
 async def test_an_open_circuit_refuses_before_counting(make_backend: MakeBackend) -> None:
     backend = await make_backend()
     gate = backend.gate("m", spec(1, None, failure_threshold=1))
-    gate.record_failure()
+    gate.hold_open(0.3)
     await backend.flush()
     refused = await gate.admit()
-    assert refused.refused == CIRCUIT_OPEN and 29.0 < refused.retry_in <= 30.0
+    assert refused.refused == CIRCUIT_OPEN and 0.0 < refused.retry_in <= 0.3
+    await asyncio.sleep(0.35)
+    probe = await gate.admit()  # the one rpm slot is still free: the refusal did not take it
+    assert probe.refused is None and isinstance(probe.ticket, RedisTicket)
+    assert (await gate.admit()).refused == CIRCUIT_OPEN  # half-open: one probe at a time
     other = backend.gate("n", spec(1, None))  # another model: its own window
     assert (await other.admit()).refused is None
+
+
+async def test_a_rate_limited_probe_gives_the_probe_back(make_backend: MakeBackend) -> None:
+    one, two = await make_backend(), await make_backend()
+    gate_one, gate_two = one.gate("m", spec(1, None)), two.gate("m", spec(1, None))
+    assert (await gate_one.admit()).refused is None  # the one slot of the window
+    gate_one.hold_open(0.2)
+    await one.flush()
+    await asyncio.sleep(0.25)
+    assert (await gate_one.admit()).refused == RATE_LIMITED  # half-open, but no slot
+    assert (await gate_two.admit()).refused == RATE_LIMITED  # not "probe out": it was given back

@@ -57,16 +57,17 @@ MakeBackend = Callable[..., Awaitable[RedisBackend]]
 async def make_backend(redis_prefix: str) -> AsyncIterator[MakeBackend]:
     """Started Redis backends under the test's prefix (as separate processes would have them).
 
-    Keyword arguments go to ``StateConfig`` (``url``, ``processes``...) and, for ``window_s``
-    and ``clock``, to the backend. All are closed after the test.
+    Keyword arguments go to ``StateConfig`` (``url``, ``processes``...) and, for ``registry``,
+    ``window_s`` and ``clock``, to the backend. All are closed after the test.
     """
     made: list[RedisBackend] = []
 
     async def make(**options: Any) -> RedisBackend:
         extra = {k: options.pop(k) for k in ("window_s", "clock") if k in options}
+        registry = options.pop("registry", None) or CollectorRegistry()
         options.setdefault("url", REDIS_URL)
         options.setdefault("prefix", redis_prefix)
-        backend = RedisBackend(StateConfig(**options), CollectorRegistry(), **extra)
+        backend = RedisBackend(StateConfig(**options), registry, **extra)
         await backend.start()
         made.append(backend)
         return backend
