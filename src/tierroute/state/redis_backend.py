@@ -124,7 +124,13 @@ class RedisBackend(StateBackend):
     async def _sync_forever(self) -> None:
         while True:
             await asyncio.sleep(self.config.sync_s)
-            await self.sync()
+            try:
+                await self.sync()
+            except Exception:
+                # A malformed record (written by hand?) must not end the sync for good.
+                logger.exception(
+                    "canary state sync failed; trying again in %g s", self.config.sync_s
+                )
 
     async def flush(self) -> None:
         """Wait for the background writes started so far."""
