@@ -315,6 +315,8 @@ class Dispatcher:
                     raise
                 if not isinstance(outcome, Retry):
                     return outcome
+                # A circuit this failure opened is open in every process before anyone hears of it.
+                await gate.written()
                 if reservation is not None:
                     gate.release(reservation)
                 if outcome.rejection is not None:

@@ -113,6 +113,11 @@ class ModelGate(ABC):
     def hold_open(self, seconds: float) -> None:
         """Keep the model out for ``seconds`` (a long Retry-After), then probe it again."""
 
+    async def written(self) -> None:
+        """Wait until the breaker changes made so far are shared (after a failed attempt, so a
+        circuit it opened is open everywhere before its request is answered)."""
+        return None  # nothing to wait for in the process
+
 
 class CanaryRecord:
     """The shared part of a canary: when its ramp started, and its rollback (reason, time).

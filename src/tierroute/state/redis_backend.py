@@ -68,11 +68,15 @@ class RedisBackend(StateBackend):
         return RedisGate(self.link, ref, spec, fallback, self._clock, self._window_s)
 
     def canary(self, key: str, now: float) -> CanaryRecord:
-        """The record of canary ``key``: ``now`` is its start unless another process's is older."""
+        """The record of canary ``key``: started ``now``, unless a process started it before."""
         record = self._canaries.get(key)
         if record is None:
-            record = CanaryRecord(now)
-            record.watch(lambda: self.link.spawn("canary", lambda: self._sync_one(key, record)))
+            record = new = CanaryRecord(now)
+
+            def share_rollback() -> None:
+                self.link.spawn("canary", lambda: self._sync_one(key, new))
+
+            record.watch(share_rollback)
             self._canaries[key] = record
             while len(self._canaries) > MAX_CANARIES:
                 del self._canaries[next(iter(self._canaries))]

@@ -15,6 +15,7 @@ that it starts an outage knowing what this process saw.
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,6 +81,7 @@ class RedisGate(ModelGate):
         self._failures = 0  # consecutive failures this process saw
         self._probe: str | None = None  # the id of the cluster's half-open probe, if ours
         self._open_until: float | None = None  # as last seen (clock time); None: closed
+        self._writes: set[asyncio.Task[None]] = set()  # breaker changes on their way
 
     async def admit(self, tokens: int = 0) -> Admission:
         """One script call; the fallback's decision when Redis cannot be used."""
@@ -140,7 +142,7 @@ class RedisGate(ModelGate):
             return
         self._probe = self._open_until = None
         link = self._link
-        link.spawn("breaker", lambda: link.delete(self._open_keys))
+        self._track(link.spawn("breaker", lambda: link.delete(self._open_keys)))
 
     def record_failure(self) -> None:
         """Count a failure; at the threshold, or when our probe failed, open for everyone."""
@@ -156,7 +158,7 @@ class RedisGate(ModelGate):
         if probe is not None:
             link = self._link
             keys = self._open_keys[1:]
-            link.spawn("breaker", lambda: link.run(link.release_probe, keys, (probe,)))
+            self._track(link.spawn("breaker", lambda: link.run(link.release_probe, keys, (probe,))))
 
     def hold_open(self, seconds: float) -> None:
         """Keep the model out of every process for ``seconds``."""
@@ -170,4 +172,16 @@ class RedisGate(ModelGate):
         self._probe = None
         link = self._link
         args = (f"{ms:.3f}", OPEN_KEY_LIFETIME_MS)
-        link.spawn("breaker", lambda: link.run(link.open_circuit, self._open_keys, args))
+        self._track(
+            link.spawn("breaker", lambda: link.run(link.open_circuit, self._open_keys, args))
+        )
+
+    def _track(self, task: asyncio.Task[None] | None) -> None:
+        if task is not None:
+            self._writes.add(task)
+            task.add_done_callback(self._writes.discard)
+
+    async def written(self) -> None:
+        """Wait for this model's breaker writes so far (bounded by the Redis timeout)."""
+        if self._writes:
+            await asyncio.gather(*self._writes, return_exceptions=True)

@@ -90,14 +90,20 @@ class RedisLink:
         """Check Redis answers (start-up), or ``Unavailable``."""
         await self._guard(lambda: self.client.ping())
 
-    def spawn(self, operation: str, write: Callable[[], Awaitable[object]]) -> None:
-        """Run ``write`` in the background; counted as a fallback when Redis is out."""
+    def spawn(
+        self, operation: str, write: Callable[[], Awaitable[object]]
+    ) -> asyncio.Task[None] | None:
+        """Run ``write`` in the background (its task; None without a loop).
+
+        Counted as a fallback when Redis is out.
+        """
         try:
             task = asyncio.get_running_loop().create_task(self._write(operation, write))
         except RuntimeError:  # no loop (a worker thread): the next sync carries it
-            return
+            return None
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        return task
 
     async def _write(self, operation: str, write: Callable[[], Awaitable[object]]) -> None:
         try:
