@@ -16,8 +16,9 @@ from tierroute.data.schema import LabeledRow
 REPO = Path(__file__).resolve().parents[1]
 RAW_DATA = REPO / "data" / "raw"
 
-# The learning-loop fixtures (data pools, a champion, a request log) serve several test folders.
-pytest_plugins = ["tests.support.learning"]
+# The learning-loop fixtures (data pools, a champion, a request log) and the Redis ones serve
+# several test folders.
+pytest_plugins = ["tests.support.learning", "tests.support.redis_state"]
 
 
 def sample_rows(per_tier: int, seed: int = 0) -> list[LabeledRow]:

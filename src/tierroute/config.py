@@ -39,6 +39,7 @@ from tierroute.config_sections import (
     UpstreamConfig,
 )
 from tierroute.exceptions import ConfigError
+from tierroute.state.settings import StateConfig
 from tierroute.text_input import read_utf8
 
 # The sections are defined in config_sections; every piece of configuration is imported from here.
@@ -104,6 +105,7 @@ class GatewayConfig(BaseSettings):
     log: LogConfig = LogConfig()
     server: ServerConfig = ServerConfig()
     rollout: RolloutConfig = RolloutConfig()
+    state: StateConfig = StateConfig()  # shared serving state (tierroute.state.settings)
     api_keys: Annotated[list[str], NoDecode] = Field(default_factory=list, repr=False)
     admin_key: str | None = Field(default=None, repr=False)
     # Keys the hashes of user ids and gateway keys in the log (store.keys).

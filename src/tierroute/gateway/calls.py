@@ -48,16 +48,13 @@ from tierroute.gateway.attempt import (
 )
 from tierroute.gateway.backoff import retry_after_from
 from tierroute.gateway.metrics import GatewayMetrics
-from tierroute.gateway.ratelimit import (
-    Reservation,
-    estimate_completion_tokens,
-    estimate_prompt_tokens,
-)
+from tierroute.gateway.ratelimit import estimate_completion_tokens, estimate_prompt_tokens
 from tierroute.gateway.route import Route
 from tierroute.gateway.scrub import scrub
 from tierroute.gateway.sse import CONTENT, DONE, ERROR
 from tierroute.gateway.streaming import StreamHandle, token_counts
 from tierroute.gateway.upstream import UpstreamClient
+from tierroute.state.base import Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -148,11 +145,11 @@ class UpstreamCalls:
         latency = (self._clock() - t0) * 1000.0
         self.record(attempts, Attempt(route.ref, outcome, status, latency, detail))
         if not health:
-            route.breaker.release()
+            route.gate.release_probe()
             return retry
-        route.breaker.record_failure()
+        route.gate.record_failure()
         if retry.retry_after is not None and not retry.same_model:
-            route.breaker.hold_open(retry.retry_after)
+            route.gate.hold_open(retry.retry_after)
         return retry
 
     def _transport_failure(
@@ -176,7 +173,7 @@ class UpstreamCalls:
         route: Route,
         payload: bytes,
         attempts: list[Attempt],
-        reservation: Reservation | None,
+        reservation: Ticket | None,
         started: float,
         body: Mapping[str, Any],
     ) -> DispatchResult | Retry:
@@ -207,10 +204,10 @@ class UpstreamCalls:
         else:
             prompt = estimate_prompt_tokens(body)
             completion = estimate_completion_tokens(_answer_chars(data["choices"]))
-        if route.limiter is not None and reservation is not None:
-            route.limiter.settle(reservation, prompt + completion)
+        if reservation is not None:
+            route.gate.settle(reservation, prompt + completion)
         cost = route.price.cost(prompt, completion) if route.price is not None else 0.0
-        route.breaker.record_success()
+        route.gate.record_success()
         self.record(attempts, Attempt(route.ref, OK, status, (now - t0) * 1000.0, "ok"))
         upstream_s = now - started
         self._metrics.completed(route.ref, upstream_s, prompt, completion, cost)
@@ -232,7 +229,7 @@ class UpstreamCalls:
         route: Route,
         payload: bytes,
         attempts: list[Attempt],
-        reservation: Reservation | None,
+        reservation: Ticket | None,
         started: float,
         body: Mapping[str, Any],
         relay_usage: bool,
@@ -288,7 +285,7 @@ class UpstreamCalls:
             detail = "stream closed before any content"
             return self.fail(attempts, route, MALFORMED, 200, t0, detail, Retry(True))
         # A half-open probe has its answer at the first content, not at the stream's end.
-        route.breaker.record_success()
+        route.gate.record_success()
         latency = (self._clock() - t0) * 1000.0
         # Counted in the metrics when the stream ends (its outcome may still change).
         attempts.append(Attempt(route.ref, OK, 200, latency, "first content"))

@@ -46,14 +46,15 @@ from tierroute.gateway.attempt import (
     Attempt,
 )
 from tierroute.gateway.backoff import Backoff
-from tierroute.gateway.breaker import CircuitBreaker
 from tierroute.gateway.calls import DispatchResult, Retry, UpstreamCalls
 from tierroute.gateway.costs import PriceBook
 from tierroute.gateway.metrics import GatewayMetrics, default_metrics
-from tierroute.gateway.ratelimit import Reservation, build_limiters, estimate_tokens
+from tierroute.gateway.ratelimit import estimate_tokens
 from tierroute.gateway.route import Route
 from tierroute.gateway.streaming import StreamHandle
 from tierroute.gateway.upstream import UpstreamClient, answer_timeout, stream_timeout
+from tierroute.state.backends import open_backend
+from tierroute.state.base import GateSpec, StateBackend, Ticket
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +84,9 @@ class Dispatcher:
         rng: random.Random | None = None,
         clock: Callable[[], float] = time.monotonic,
         environ: Mapping[str, str] | None = None,
+        state: StateBackend | None = None,
     ) -> None:
+        """``state`` holds breakers and limits (default: the one ``[state]`` names, owned here)."""
         retry = config.retry
         self._config = config
         self._metrics = metrics if metrics is not None else default_metrics()
@@ -102,7 +105,14 @@ class Dispatcher:
             self._client, self._metrics, clock, retry.max_retry_after, retry.retry_after_cap
         )
         prices = PriceBook.from_config(config)
-        limiters = build_limiters(config.limits, clock)
+        self._owns_state = state is None
+        self.state_backend = (
+            state
+            if state is not None
+            else open_backend(config.state, registry=self._metrics.registry, clock=clock)
+        )
+        # A half-open probe is one attempt: it cannot outlive the longest request deadline.
+        probe_ttl = max([upstream.deadline, *self._tier_deadlines.values()])
         self._routes: dict[str, Route] = {}
         for ref in config.model_names():
             provider_name, model = split_model_ref(ref)
@@ -110,6 +120,7 @@ class Dispatcher:
             options = config.models.get(ref)
             field = options.max_tokens_field if options is not None else None
             pool = upstream.pool_timeout
+            limit = config.limits.get(ref)
             self._routes[ref] = Route(
                 ref=ref,
                 provider=provider_name,
@@ -119,8 +130,16 @@ class Dispatcher:
                 read_timeout=provider.read_timeout,
                 timeout=stream_timeout(provider.connect_timeout, pool, provider.read_timeout),
                 answer_timeout=answer_timeout(provider.connect_timeout, pool),
-                breaker=CircuitBreaker(retry.breaker_failures, retry.breaker_cooldown, clock),
-                limiter=limiters.get(ref),
+                gate=self.state_backend.gate(
+                    ref,
+                    GateSpec(
+                        rpm=limit.rpm if limit is not None else None,
+                        tpm=limit.tpm if limit is not None else None,
+                        failure_threshold=retry.breaker_failures,
+                        cooldown=retry.breaker_cooldown,
+                        probe_ttl=probe_ttl,
+                    ),
+                ),
                 price=prices.price(ref),
                 extra_headers=provider.headers,
                 max_tokens_field=field or default_max_tokens_field(model),
@@ -148,20 +167,24 @@ class Dispatcher:
                 ", ".join(refs),
             )
         await self._client.start()
+        if self._owns_state:
+            await self.state_backend.start()
         self._metrics.watch_breakers(self.breaker_states)
 
     async def aclose(self) -> None:
-        """Close the pooled client."""
+        """Close the pooled client (and the state backend, when it is this dispatcher's)."""
         self._metrics.unwatch_breakers()
         await self._client.aclose()
+        if self._owns_state:
+            await self.state_backend.aclose()
 
     def breaker_state(self, model: str) -> str:
         """``closed``, ``open`` or ``half_open`` for a configured ``provider:model``."""
-        return self._route(model).breaker.state
+        return self._route(model).gate.state
 
     def breaker_states(self) -> dict[str, str]:
         """Circuit state of every configured model."""
-        return {ref: route.breaker.state for ref, route in self._routes.items()}
+        return {ref: route.gate.state for ref, route in self._routes.items()}
 
     def providers_without_key(self) -> list[str]:
         """Providers whose key variable was unset at ``start`` (the keys requests will use)."""
@@ -238,29 +261,24 @@ class Dispatcher:
                 self._skip(attempts, route, KEY_MISSING, "no provider key configured")
                 continue
             verdict: str | None = None
+            gate = route.gate
             for retry in range(self._attempts_per_model):
-                if not route.breaker.allow():
-                    self._skip(attempts, route, CIRCUIT_OPEN, "circuit open after failures")
+                tokens = 0
+                if gate.counts_tokens:
+                    if estimate is None:
+                        estimate = estimate_tokens(base, None)
+                    tokens = estimate
+                admission = await gate.admit(tokens)
+                if admission.refused is not None:
+                    if admission.refused == CIRCUIT_OPEN:
+                        self._skip(attempts, route, CIRCUIT_OPEN, "circuit open after failures")
+                    else:
+                        self._skip(attempts, route, RATE_LIMITED, "rpm or tpm limit reached")
                     if verdict is None:
                         verdict = _LIMITED
-                        waits.append(route.breaker.retry_in())
+                        waits.append(admission.retry_in)
                     break
-                reservation: Reservation | None = None
-                limiter = route.limiter
-                if limiter is not None:
-                    tokens = 0
-                    if limiter.counts_tokens:
-                        if estimate is None:
-                            estimate = estimate_tokens(base, None)
-                        tokens = estimate
-                    reservation = limiter.try_acquire(tokens)
-                    if reservation is None:
-                        route.breaker.release()
-                        self._skip(attempts, route, RATE_LIMITED, "rpm or tpm limit reached")
-                        if verdict is None:
-                            verdict = _LIMITED
-                            waits.append(limiter.retry_in())
-                        break
+                reservation: Ticket | None = admission.ticket
                 t0 = self._clock()
                 remaining = deadline_at - t0
                 outcome: DispatchResult | StreamHandle | Retry
@@ -280,9 +298,9 @@ class Dispatcher:
                 except TimeoutError:
                     # The deadline, not the model: no verdict on its health, no retry (a
                     # non-streamed answer may be half generated and billed already).
-                    route.breaker.release()
-                    if reservation is not None and limiter is not None:
-                        limiter.release(reservation)
+                    gate.release_probe()
+                    if reservation is not None:
+                        gate.release(reservation)
                     detail = f"request deadline of {deadline:g}s reached"
                     latency = (self._clock() - t0) * 1000.0
                     self._calls.record(
@@ -291,14 +309,16 @@ class Dispatcher:
                     raise DeadlineExceeded(deadline, attempts) from None
                 except BaseException:
                     # Cancelled (client gone) or rejected: tells nothing about the model's health.
-                    route.breaker.release()
-                    if reservation is not None and limiter is not None:
-                        limiter.release(reservation)
+                    gate.release_probe()
+                    if reservation is not None:
+                        gate.release(reservation)
                     raise
                 if not isinstance(outcome, Retry):
                     return outcome
-                if reservation is not None and limiter is not None:
-                    limiter.release(reservation)
+                # A circuit this failure opened is open in every process before anyone hears of it.
+                await gate.written()
+                if reservation is not None:
+                    gate.release(reservation)
                 if outcome.rejection is not None:
                     verdict = _REJECTED
                     rejections.append(outcome.rejection)

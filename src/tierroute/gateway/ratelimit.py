@@ -87,17 +87,6 @@ class ModelLimiter:
         return max(self._entries[0].at + WINDOW_S - now, 0.0)
 
 
-def build_limiters(
-    limits: Mapping[str, Any], clock: Callable[[], float]
-) -> dict[str, ModelLimiter]:
-    """One limiter per model with an rpm or tpm limit (``limits``: model -> LimitConfig)."""
-    return {
-        ref: ModelLimiter(limit.rpm, limit.tpm, clock)
-        for ref, limit in limits.items()
-        if limit.rpm or limit.tpm
-    }
-
-
 def estimate_prompt_tokens(body: Mapping[str, Any]) -> int:
     """Prompt tokens of a chat request, estimated as characters / 4 (+1)."""
     chars = 0

@@ -1,4 +1,4 @@
-"""``Route``: one configured model resolved for calling (URL, timeouts, breaker, limits, price).
+"""``Route``: one configured model resolved for calling (URL, timeouts, gate, price).
 
 A value object of its own module so that ``calls`` and ``streaming`` both use it without importing
 each other.
@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import aiohttp
 
-from tierroute.gateway.breaker import CircuitBreaker
 from tierroute.gateway.costs import Price
-from tierroute.gateway.ratelimit import ModelLimiter
+from tierroute.state.base import ModelGate
 
 
 @dataclass(slots=True, eq=False)
@@ -28,8 +27,7 @@ class Route:
     read_timeout: float
     timeout: aiohttp.ClientTimeout  # streams: connect, pool, first byte and between chunks
     answer_timeout: aiohttp.ClientTimeout  # non-streamed: connect and pool only (see config)
-    breaker: CircuitBreaker
-    limiter: ModelLimiter | None
+    gate: ModelGate  # its circuit breaker and rate limits (tierroute.state)
     price: Price | None
     extra_headers: Mapping[str, str]
     max_tokens_field: str | None = None  # rename the answer cap to this parameter

@@ -39,8 +39,8 @@ from tierroute.gateway.sse import (
 
 if TYPE_CHECKING:
     from tierroute.gateway.metrics import GatewayMetrics
-    from tierroute.gateway.ratelimit import Reservation
     from tierroute.gateway.route import Route
+    from tierroute.state.base import Ticket
 
 _SEP = b"\n\n"
 
@@ -68,7 +68,7 @@ class StreamHandle:
         route: Route,
         response: aiohttp.ClientResponse,
         attempts: list[Attempt],
-        reservation: Reservation | None,
+        reservation: Ticket | None,
         started: float,
         clock: Callable[[], float],
         metrics: GatewayMetrics,
@@ -237,7 +237,7 @@ class StreamHandle:
             attempt.outcome = CANCELLED if cancelled else STREAM_ERROR
             attempt.detail = f"{error} after {self.bytes_sent} bytes"
             if not cancelled:
-                route.breaker.record_failure()
+                route.gate.record_failure()
         self._metrics.attempt(route.ref, attempt.outcome)
         usage = self._usage
         if usage is not None:
@@ -248,8 +248,8 @@ class StreamHandle:
             self.cost_estimated = True
         if route.price is not None:
             self.cost_usd = route.price.cost(self.prompt_tokens, self.completion_tokens)
-        if route.limiter is not None and self._reservation is not None:
-            route.limiter.settle(self._reservation, self.prompt_tokens + self.completion_tokens)
+        if self._reservation is not None:
+            route.gate.settle(self._reservation, self.prompt_tokens + self.completion_tokens)
         self._metrics.completed(
             route.ref,
             self.upstream_ms / 1000.0,

@@ -41,6 +41,7 @@ from tierroute.service.routes import (
 )
 from tierroute.service.routing import TierRouter
 from tierroute.service.state import ServiceState
+from tierroute.state.backends import open_backend
 from tierroute.store import LogWriter, key_hasher, open_engine
 
 logger = logging.getLogger(__name__)
@@ -81,8 +82,14 @@ def create_app(
         router = TierRouter(config, served)
         # Reloads and the challenger look in the models root the served model belongs to.
         models_root = models_root_of(model_path)
-        rollout = await asyncio.to_thread(load_rollout, config, models_root, served.model_id)
         service_metrics = ServiceMetrics(registry)
+        # Breakers, limits and the canary's start and rollback (shared with Redis).
+        state_backend = open_backend(config.state, registry=service_metrics.registry)
+        await state_backend.start()
+        rollout = await asyncio.to_thread(
+            load_rollout, config, models_root, served.model_id, None, state_backend
+        )
+        await state_backend.sync()
         engine = await asyncio.to_thread(open_engine, config.log.url)
         writer = LogWriter(
             engine,
@@ -94,7 +101,7 @@ def create_app(
         service_metrics.watch_log_backlog(lambda: writer.backlog)
         service_metrics.watch_log_writer(writer)
         hasher = await asyncio.to_thread(key_hasher, config.log_secret, spool_dir)
-        dispatcher = Dispatcher(config, metrics=service_metrics.gateway)
+        dispatcher = Dispatcher(config, metrics=service_metrics.gateway, state=state_backend)
         await dispatcher.start()
         if not config.api_keys:
             logger.warning(NO_KEYS_WARNING)
@@ -105,7 +112,7 @@ def create_app(
             len(router.model_names),
             engine.url.render_as_string(hide_password=True),
         )
-        reloader = Reloader(config, models_root)
+        reloader = Reloader(config, models_root, state_backend)
         state = ServiceState(config, router, dispatcher, engine, writer, service_metrics)
         state.rollout, state.reloader, state.hasher = rollout, reloader, hasher
         sighup = reloader.install_sighup(state)
@@ -127,6 +134,7 @@ def create_app(
             reloader.remove_sighup()
             app.state.tierroute = None
             await dispatcher.aclose()
+            await state_backend.aclose()
             await asyncio.to_thread(writer.close)
             engine.dispose()
             logger.info("request log closed: %d rows written", writer.written)

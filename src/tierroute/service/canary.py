@@ -19,6 +19,11 @@ kept its counts forever. Here:
   champion's side, same window) by more than its margin, once both sides have at least
   ``min_requests`` requests in the window.
 - **Counters** are bounded: a ring of time buckets over the window, plus lifetime totals.
+- **Shared state**: the start of the ramp and the rollback live in a ``CanaryRecord`` from the
+  state backend (``tierroute.state``): with Redis every process and replica ramps from the same
+  start (so the same share of keys goes to the canary everywhere), keeps it after a restart, and
+  stops when any of them rolls back. Each process judges the rollback on its own requests (a
+  sample of the traffic). The clock is wall time: starts are compared across machines.
 
 Not thread-safe: the service calls it from its one event loop.
 """
@@ -33,6 +38,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from tierroute.config import RolloutConfig
+from tierroute.state.base import CanaryRecord
 
 _POINT_SCALE = float(1 << 64)
 
@@ -151,18 +157,33 @@ class CanaryController:
         policy: RolloutConfig,
         challenger_model_id: str,
         *,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
+        record: CanaryRecord | None = None,
     ) -> None:
         self.policy = policy
         self.challenger_model_id = challenger_model_id
         self._salt = hash_salt(challenger_model_id)
         self._clock = clock
-        self.started_at = clock()
+        # Start and rollback, shared through the state backend when it gives the record.
+        self.shared = record if record is not None else CanaryRecord(clock())
         self._window = SlidingCounts(policy.window_s, WINDOW_BUCKETS)
         self.total_requests = 0
         self.canary_requests = 0
-        self.rollback_reason: str | None = None
-        self.rolled_back_at: float | None = None
+
+    @property
+    def started_at(self) -> float:
+        """When the ramp started (the clock's time)."""
+        return self.shared.started_at
+
+    @property
+    def rollback_reason(self) -> str | None:
+        """Why the canary was rolled back (None: it was not)."""
+        return self.shared.rollback_reason
+
+    @property
+    def rolled_back_at(self) -> float | None:
+        """When it was rolled back."""
+        return self.shared.rolled_back_at
 
     @property
     def rolled_back(self) -> bool:
@@ -192,9 +213,7 @@ class CanaryController:
 
     def rollback(self, reason: str) -> None:
         """Send no more traffic to the challenger (kept until another challenger is loaded)."""
-        if self.rollback_reason is None:
-            self.rollback_reason = reason
-            self.rolled_back_at = self._clock()
+        self.shared.rollback(reason, self._clock())
 
     def _judge(self, now: float) -> None:
         c_req, c_err, c_fb, b_req, b_err, b_fb = self._window.totals(now)

@@ -27,6 +27,7 @@ from tierroute.config import GatewayConfig
 from tierroute.exceptions import ReloadFailed
 from tierroute.service.rollout import Rollout, load_rollout
 from tierroute.service.routing import TierRouter
+from tierroute.state.base import StateBackend
 
 logger = logging.getLogger(__name__)
 
@@ -66,9 +67,12 @@ def rollout_mode(rollout: Rollout | None) -> str:
 class Reloader:
     """Loads the models root's champion and the configured challenger; swaps them in."""
 
-    def __init__(self, config: GatewayConfig, models_root: Path) -> None:
+    def __init__(
+        self, config: GatewayConfig, models_root: Path, state: StateBackend | None = None
+    ) -> None:
         self.config = config
         self.models_root = models_root
+        self.state = state  # the state backend: a new canary reads its shared record
         self.reloads = 0
         self.last_error: str | None = None
         self._lock = asyncio.Lock()
@@ -78,7 +82,8 @@ class Reloader:
     def _load(self, current: Rollout | None) -> tuple[TierRouter, Rollout | None]:
         model = load_model(ModelRegistry(self.models_root).champion_dir())
         router = TierRouter(self.config, model)
-        return router, load_rollout(self.config, self.models_root, model.model_id, current)
+        rollout = load_rollout(self.config, self.models_root, model.model_id, current, self.state)
+        return router, rollout
 
     async def reload(self, state: ServingModels, trigger: str) -> ReloadResult:
         """Load and swap; ReloadFailed (old model kept) when anything about the load fails."""
@@ -87,6 +92,8 @@ class Reloader:
             previous, previous_rollout = state.router, state.rollout
             try:
                 router, rollout = await asyncio.to_thread(self._load, previous_rollout)
+                if self.state is not None:
+                    await self.state.sync()  # a new canary ramps from its shared start
             except Exception as exc:
                 # Whatever failed (missing pointer, sha256 mismatch, tiers without a chain, a bad
                 # challenger), the models in service are untouched.

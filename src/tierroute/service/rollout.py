@@ -11,6 +11,7 @@ the champion is not consulted, so each request still pays for at most two predic
 from __future__ import annotations
 
 import logging
+import time
 from pathlib import Path
 
 from tierroute.classifier.artifacts import CARD_NAME
@@ -20,6 +21,7 @@ from tierroute.config import GatewayConfig
 from tierroute.exceptions import ConfigError
 from tierroute.service.canary import CanaryController
 from tierroute.service.routing import AUTO, RequestRoute, TierRouter
+from tierroute.state.base import StateBackend
 from tierroute.store.records import RouteSide
 
 logger = logging.getLogger(__name__)
@@ -104,11 +106,13 @@ def load_rollout(
     models_root: Path,
     champion_id: str,
     current: Rollout | None = None,
+    state: StateBackend | None = None,
 ) -> Rollout | None:
     """Load (and verify) the configured challenger; None without one. Blocking: run in a thread.
 
     A canary keeps its controller (ramp, counts, rollback) when ``current`` pits the same
-    challenger against the same champion; otherwise a new canary starts at the initial weight.
+    challenger against the same champion; otherwise a new canary starts at the initial weight,
+    or where ``state`` (the shared backend) says this pair's canary is.
     """
     path = resolve_challenger(config.rollout.challenger, models_root, champion_id)
     if path is None:
@@ -128,5 +132,7 @@ def load_rollout(
         ):
             canary = current.canary
         else:
-            canary = CanaryController(config.rollout, model.model_id)
+            now = time.time()
+            record = state.canary(f"{champion_id}:{model.model_id}", now) if state else None
+            canary = CanaryController(config.rollout, model.model_id, record=record)
     return Rollout(challenger, canary, path, champion_id)

@@ -35,6 +35,9 @@ async def readyz(request: Request) -> JSONResponse:
         # until a restart, so it must not make the gateway look ready for it.
         "providers_without_key": state.dispatcher.providers_without_key(),
         "log_backlog": state.writer.backlog,
+        # Still ready while Redis is out: limits and breakers fall back to the process's own.
+        "state_backend": "redis" if state.dispatcher.state_backend.shared else "memory",
+        "state_degraded": state.dispatcher.state_backend.degraded,
         "uptime_s": round(time.time() - state.started_at, 3),
     }
     return JSONResponse(body)
