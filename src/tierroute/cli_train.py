@@ -8,7 +8,13 @@ from typing import Annotated, Any
 import typer
 
 from tierroute.cli_classifier_options import DataOpt, PublicLimitOpt, PublicOpt, SkipOpt
-from tierroute.cli_options import ABOVE_ZERO_FRACTION, NON_NEGATIVE, OPEN_FRACTION, output_dir
+from tierroute.cli_options import (
+    ABOVE_ZERO_FRACTION,
+    FRACTION,
+    NON_NEGATIVE,
+    OPEN_FRACTION,
+    output_dir,
+)
 from tierroute.cli_support import (
     console,
     fail_on_errors,
@@ -45,9 +51,18 @@ def train(
         float,
         typer.Option(
             help="Pick the least-cost threshold among those keeping out-of-group "
-            "under-routing (fallbacks included) within this share; 0: least cost alone."
+            "under-routing (fallbacks included) within this share; 0: least cost alone.",
+            callback=FRACTION,
         ),
     ] = 0.03,
+    max_source_under_routing: Annotated[
+        float,
+        typer.Option(
+            help="... and within this share in every held-out source of 30+ rows; "
+            "0: no per-source bound.",
+            callback=FRACTION,
+        ),
+    ] = 0.04,
     default_tier: Annotated[
         str,
         typer.Option(help="Tier used when confidence is too low (one that serves every query)."),
@@ -107,6 +122,7 @@ def train(
         eval_fraction=eval_fraction,
         target_accuracy=target_accuracy,
         max_under_routing=max_under_routing if max_under_routing > 0 else None,
+        max_source_under_routing=max_source_under_routing if max_source_under_routing > 0 else None,
         default_tier=default_tier,
         under_routing_weight=(
             TrainOptions.under_routing_weight if under_weight is None else under_weight

@@ -69,3 +69,26 @@ def test_under_routing_bound_met_without_fallback_still_falls_back_where_it_pays
     assert 0.40 < threshold <= 0.94
     assert info["coverage"] == 0.97 and info["under_routing"] == 0.0 and info["met"] == 1.0
     assert info["rule"].startswith("least routing cost with under-routing <= 3.0%")
+
+
+def test_under_routing_bound_holds_in_every_held_out_source() -> None:
+    # Six unsure code_gen guesses, three of them really complex_reasoning: falling them back costs
+    # as much as it saves (0/1 loss), and pooled 3 of 100 rows under-route (3 %, within the bound),
+    # so pooled the threshold stays 0. All six come from one source of 40 rows (7.5 % under-routed):
+    # with the sources given, the bound must hold there too and the threshold rises.
+    proba = np.array([[0.02, 0.02, 0.02, 0.94]] * 94 + [[0.55, 0.2, 0.15, 0.10]] * 6)
+    y = ["simple_faq"] * 94 + ["code_gen"] * 3 + ["complex_reasoning"] * 3
+    groups = ["a"] * 60 + ["b"] * 40
+    policy = DecisionPolicy(TIERS, 0.0, "complex_reasoning")
+    pooled, info = choose_threshold(proba, y, policy, max_under_routing=0.03)
+    assert pooled == 0.0 and info["under_routing"] == 0.03
+    threshold, info = choose_threshold(
+        proba, y, policy, max_under_routing=0.03, groups=groups, max_source_under_routing=0.04
+    )
+    assert 0.55 < threshold <= 0.94 and info["worst_source_under_routing"] == 0.0
+    assert "and <= 4.0% in every held-out source" in info["rule"]
+    # A looser per-source bound (8 %) is already met at 0.
+    loose, _ = choose_threshold(
+        proba, y, policy, max_under_routing=0.03, groups=groups, max_source_under_routing=0.08
+    )
+    assert loose == 0.0

@@ -67,7 +67,7 @@ def leave_one_source_out(
         if len(held) < min_rows or len({r.tier for r in train}) < 3:
             continue
         step(f"leave out {source}")
-        model, oof_proba, oof_labels, log = fit_calibrated(
+        model, oof_proba, oof_labels, oof_groups, log = fit_calibrated(
             [r.text for r in train],
             [r.tier for r in train],
             options,
@@ -79,7 +79,13 @@ def leave_one_source_out(
             tuple(classes), 0.0, options.default_tier, decision_cost_matrix(classes, options)
         )
         threshold, _ = choose_threshold(
-            oof_proba, oof_labels, base, options.target_accuracy, options.max_under_routing
+            oof_proba,
+            oof_labels,
+            base,
+            options.target_accuracy,
+            options.max_under_routing,
+            groups=oof_groups,
+            max_source_under_routing=options.max_source_under_routing,
         )
         policy = replace(base, threshold=threshold)
         texts = [r.text for r in held]

@@ -22,6 +22,9 @@ def choose_threshold(
     policy: DecisionPolicy,
     target_accuracy: float | None = None,
     max_under_routing: float | None = None,
+    groups: Sequence[str] | None = None,
+    max_source_under_routing: float | None = None,
+    min_group_rows: int = 30,
 ) -> tuple[float, dict[str, Any]]:
     """The confidence threshold below which decisions fall back to the policy's default tier.
 
@@ -34,8 +37,11 @@ def choose_threshold(
     the bound, the least-cost one. The cost, not the coverage, decides: a decision falls back
     where sending it to the default tier costs less than the misroutes at that confidence, so
     the fallback fires even when the bound alone would be met without it. Without either: the
-    least-cost threshold (0/1 loss without a cost matrix). Falling back helps only if the default tier serves what the model is unsure about.
-    The info gives coverage (share not falling back), accuracy of the accepted decisions and
+    least-cost threshold (0/1 loss without a cost matrix). With ``groups`` (each row's held-out
+    source) and ``max_source_under_routing``, a second bound holds in every group of at least
+    ``min_group_rows`` rows, not only pooled: traffic unlike any one source is what the fallback
+    is for. Falling back helps only if the
+    default tier serves what the model is unsure about. The info gives coverage (share not falling back), accuracy of the accepted decisions and
     under-routing of all routed decisions.
     """
     tiers = policy.tiers
@@ -51,12 +57,23 @@ def choose_threshold(
     )
     under = np.array([[is_under_routed(t, r) for r in tiers] for t in tiers])
     default = index[policy.default_tier]
+    group_array = np.asarray(groups if groups is not None else [""] * len(truth))
+    names, counts = np.unique(group_array, return_counts=True)
+    group_masks = [
+        group_array == name for name, n in zip(names, counts, strict=True) if n >= min_group_rows
+    ]
+    per_group = (
+        f" and <= {max_source_under_routing:.1%} in every held-out source"
+        if groups is not None and max_source_under_routing is not None
+        else ""
+    )
+    source_bound = max_source_under_routing if groups is not None else None
     if target_accuracy is not None:
         rule = f"accepted decisions >= {target_accuracy:.0%} accurate out of group"
     elif max_under_routing is not None:
         rule = (
-            f"least routing cost with under-routing <= {max_under_routing:.1%} out of group "
-            "(else least routing cost)"
+            f"least routing cost with under-routing <= {max_under_routing:.1%} out of group"
+            f"{per_group} (else least routing cost)"
         )
     else:
         rule = "least routing cost (fallbacks included) out of group"
@@ -64,10 +81,13 @@ def choose_threshold(
     def at(threshold: float) -> dict[str, Any]:
         kept = confidence >= threshold
         routed = np.where(kept, chosen, default)
+        is_under = under[truth, routed]
+        worst = max((float(is_under[m].mean()) for m in group_masks), default=0.0)
         return {
             "coverage": float(kept.mean()) if len(kept) else 1.0,
             "accepted_accuracy": float((chosen[kept] == truth[kept]).mean()) if kept.any() else 1.0,
-            "under_routing": float(under[truth, routed].mean()) if len(kept) else 0.0,
+            "under_routing": float(is_under.mean()) if len(kept) else 0.0,
+            "worst_source_under_routing": worst,
             "routing_cost": float(matrix[truth, routed].mean()) if len(kept) else 0.0,
             "rule": rule,
             "rows": len(kept),
@@ -85,6 +105,7 @@ def choose_threshold(
             best = (float(threshold), {**info, "met": 1.0})
         within = max_under_routing is not None and (
             info["under_routing"] <= max_under_routing + 1e-12
+            and (source_bound is None or info["worst_source_under_routing"] <= source_bound + 1e-12)
         )
         if within and (
             best_within is None or info["routing_cost"] < best_within[1]["routing_cost"] - 1e-12

@@ -9,7 +9,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 from numpy.typing import NDArray
@@ -66,12 +66,24 @@ class TrainOptions:
     # hedging rarely falls back at all. See threshold.choose_threshold.
     target_accuracy: float | None = None
     max_under_routing: float | None = 0.03
+    # ... and within this share in every held-out source (the weakest-source bar of issue 7).
+    max_source_under_routing: float | None = 0.04
     # Where unsure decisions go: complex_reasoning is the only tier that serves every query, so
     # falling back there trades money for quality; a fallback to moderate_conv under-routes the
     # complex and code queries the model is unsure about and, out of group, never pays off.
     default_tier: str = FALLBACK_TIER
     # Weight of under-routing relative to over-routing in the decision; 0 means plain argmax.
     under_routing_weight: float = 2.0
+
+
+class Calibrated(NamedTuple):
+    """A calibrated model and its out-of-group probabilities, labels and sources."""
+
+    model: TemperatureCalibrated
+    oof_proba: NDArray[np.float64]
+    oof_labels: list[str]
+    oof_groups: list[str]
+    log: dict[str, Any]
 
 
 @dataclass
@@ -122,22 +134,24 @@ def fit_calibrated(
     options: TrainOptions,
     step: StepCallback,
     groups: Sequence[str] | None = None,
-) -> tuple[TemperatureCalibrated, NDArray[np.float64], list[str], dict[str, Any]]:
+) -> Calibrated:
     """Select C and features by grouped cross-validation, calibrate out of group, fit on all.
 
     ``groups`` (each row's source) define the folds: whole sources are held out. Returns the
-    calibrated model, the out-of-group calibrated probabilities with their labels (rows of folds
-    that could not be scored are left out) and the selection log.
+    calibrated model, the out-of-group calibrated probabilities with their labels and sources
+    (rows of folds that could not be scored are left out) and the selection log.
     """
-    folds, how = group_folds(labels, groups or [""] * len(labels), options.cv_folds, options.seed)
+    groups = list(groups) if groups is not None else [""] * len(labels)
+    folds, how = group_folds(labels, groups, options.cv_folds, options.seed)
     candidates = [Candidate(c, use_char) for use_char in options.char_grid for c in options.c_grid]
     step("grouped cross-validation")
-    results = out_of_group(candidates, texts, labels, groups or [""] * len(labels), folds)
+    results = out_of_group(candidates, texts, labels, groups, folds)
     best = best_of(results)
     step("out-of-group calibration")
     classes = np.array(sorted(set(labels)))
     covered = best.covered
     kept_labels = [label for label, keep in zip(labels, covered, strict=True) if keep]
+    kept_groups = [group for group, keep in zip(groups, covered, strict=True) if keep]
     y_index = np.searchsorted(classes, np.asarray(kept_labels))
     logits, oov = best.logits[covered], best.oov[covered]
     beta, gamma = fit_temperature(logits, y_index, oov if options.oov_term else None)
@@ -159,7 +173,7 @@ def fit_calibrated(
             "p90": float(np.percentile(oov, 90)) if len(oov) else float("nan"),
         },
     }
-    return model, oof_proba, kept_labels, log
+    return Calibrated(model, oof_proba, kept_labels, kept_groups, log)
 
 
 def train_model(
@@ -197,14 +211,20 @@ def train_model(
         raise DataError(f"default tier {options.default_tier!r} has no training rows")
     texts = [r.text for r in train_rows]
     labels = [r.tier for r in train_rows]
-    model, oof_proba, oof_labels, search_log = fit_calibrated(
+    model, oof_proba, oof_labels, oof_groups, search_log = fit_calibrated(
         texts, labels, options, step, groups=[r.source for r in train_rows]
     )
     cost_matrix = decision_cost_matrix(tiers, options)
     base_policy = DecisionPolicy(tuple(tiers), 0.0, options.default_tier, cost_matrix)
     step("threshold")
     threshold, threshold_info = choose_threshold(
-        oof_proba, oof_labels, base_policy, options.target_accuracy, options.max_under_routing
+        oof_proba,
+        oof_labels,
+        base_policy,
+        options.target_accuracy,
+        options.max_under_routing,
+        groups=oof_groups,
+        max_source_under_routing=options.max_source_under_routing,
     )
     policy = DecisionPolicy(
         base_policy.tiers, threshold, base_policy.default_tier, base_policy.cost_matrix
